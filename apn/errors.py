@@ -1,0 +1,125 @@
+"""One error format for the whole application.
+
+API responses (``/api/``) use flask-smorest's envelope ``{"code", "status", "message", "errors"}`` where
+``errors`` maps a location (``json``, ``form``, ``query``, ``file``) to field names and their messages.
+Pages get a rendered page with the same message. No stack trace ever reaches a user.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A client mistake the domain found: a specific message, the field it concerns, and a 4xx status."""
+
+    status = 422
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        status: int | None = None,
+        location: str = "json",
+        errors: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if status is not None:
+            self.status = status
+        self.location = location
+        self.extra_errors = errors
+
+    def errors(self) -> dict[str, Any] | None:
+        """Field-level messages in the API's error format."""
+        if self.extra_errors is not None:
+            return self.extra_errors
+        if self.field:
+            return {self.location: {self.field: [self.message]}}
+        return None
+
+
+class NotFound(DomainError):
+    """Unknown id (or another tenant's, which is the same to the caller)."""
+
+    status = 404
+
+
+class Conflict(DomainError):
+    """The request conflicts with the stored state (e.g. a closed period)."""
+
+    status = 409
+
+
+class Forbidden(DomainError):
+    """Authenticated, but not allowed to touch this."""
+
+    status = 403
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str, errors: dict[str, Any] | None = None, headers=None):
+    """Render an error in the format the caller expects."""
+    try:
+        name = HTTPStatus(status).phrase
+    except ValueError:
+        name = "Error"
+    if _wants_json():
+        body: dict[str, Any] = {"code": status, "status": name, "message": message}
+        if errors:
+            body["errors"] = errors
+        resp = jsonify(body)
+    else:
+        resp = make_response(
+            render_template("error.html", status=status, name=name, message=message, errors=errors)
+        )
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def register(app: Flask) -> None:
+    """Install the handlers."""
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        from apn.extensions import db
+
+        db.session.rollback()
+        return error_response(exc.status, exc.message, exc.errors())
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if isinstance(exc, InternalServerError):
+            return _internal(exc)
+        data = getattr(exc, "data", None) or {}
+        errors = data.get("messages") or data.get("errors")
+        message = data.get("message") or exc.description or exc.name
+        headers = dict(exc.get_headers()) if exc.code in (405, 429) else {}
+        headers.pop("Content-Type", None)
+        if exc.code == 429 and "Retry-After" not in headers:
+            headers["Retry-After"] = "60"
+        return error_response(exc.code or 500, message, errors, headers)
+
+    @app.errorhandler(Exception)
+    def _internal(exc: Exception):
+        from apn.extensions import db
+
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the original error is what matters
+            logger.exception("rollback failed")
+        return error_response(500, "Något gick fel hos oss. Felet är loggat. / Something went wrong on our side.")

@@ -1,0 +1,168 @@
+"""Resolve the people named in intake commands to person ids, creating the missing ones in bulk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, insert, select, tuple_
+
+from apn.extensions import db
+from apn.identity import IdentityError, encrypt_pnr, parse_personnummer, pnr_hash
+from apn.intake.commands import PersonRef
+from apn.models import PartnerPerson, Person, allocate_ids
+
+SEX_VALUES = {"F": "F", "M": "M", "X": "X", "K": "F", "f": "F", "m": "M", "k": "F", "x": "X"}
+
+
+@dataclass
+class PersonProblem:
+    """Why a person reference could not be resolved: the field and a plain message."""
+
+    field: str
+    message: str
+
+
+def _name_key(ref: PersonRef) -> tuple[str, str, dt.date]:
+    return ((ref.last_name or "").strip(), (ref.first_name or "").strip(), ref.birth_date)  # type: ignore[return-value]
+
+
+def check_ref(ref: PersonRef) -> PersonProblem | None:
+    """Validate one reference without touching the database."""
+    if ref.person_id is not None:
+        return None
+    if ref.personnummer:
+        try:
+            parse_personnummer(ref.personnummer)
+        except IdentityError as exc:
+            return PersonProblem("personnummer", f"personal identity number {exc}")
+        return None
+    if ref.external_id and not (ref.first_name or ref.birth_date):
+        return None  # may be known through the partner's id; resolve() says if not
+    missing = [n for n, v in (("first_name", ref.first_name), ("last_name", ref.last_name),
+                              ("birth_date", ref.birth_date)) if not v]
+    if missing:
+        return PersonProblem(missing[0], "a person needs a personal identity number, or first name, last name "
+                                         "and birth date")
+    if ref.birth_date and (ref.birth_date.year < 1900 or ref.birth_date > dt.date.today()):
+        return PersonProblem("birth_date", "birth date is out of range")
+    if ref.sex is not None and ref.sex not in SEX_VALUES:
+        return PersonProblem("sex", "sex must be F, M or X")
+    return None
+
+
+def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None = None) -> dict[int, int | PersonProblem]:
+    """Map ``id(ref)`` to a person id (creating people as needed) or to the problem with the reference."""
+    out: dict[int, int | PersonProblem] = {}
+    conn = db.session.connection()
+    by_hash: dict[str, list[PersonRef]] = {}
+    parsed = {}
+    by_name: dict[tuple, list[PersonRef]] = {}
+    by_ext: dict[str, list[PersonRef]] = {}
+    wanted_ids: dict[int, list[PersonRef]] = {}
+    for ref in refs:
+        problem = check_ref(ref)
+        if problem:
+            out[id(ref)] = problem
+        elif ref.person_id is not None:
+            wanted_ids.setdefault(int(ref.person_id), []).append(ref)
+        elif ref.personnummer:
+            pn = parse_personnummer(ref.personnummer)
+            h = pnr_hash(pn.number)
+            parsed[h] = pn
+            by_hash.setdefault(h, []).append(ref)
+        elif ref.external_id and not (ref.first_name or ref.birth_date):
+            by_ext.setdefault(ref.external_id, []).append(ref)
+        else:
+            by_name.setdefault(_name_key(ref), []).append(ref)
+
+    if wanted_ids:
+        found = set(conn.execute(select(Person.id).where(Person.tenant_id == tenant_id,
+                                                          Person.id.in_(list(wanted_ids)))).scalars())
+        for pid, rs in wanted_ids.items():
+            for r in rs:
+                out[id(r)] = pid if pid in found else PersonProblem("person_id", f"unknown person {pid}")
+
+    if by_ext:
+        rows = conn.execute(select(PartnerPerson.external_id, PartnerPerson.person_id).where(
+            PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,
+            PartnerPerson.external_id.in_(list(by_ext)))).all()
+        known = dict(rows)
+        for ext, rs in by_ext.items():
+            for r in rs:
+                out[id(r)] = known.get(ext) or PersonProblem(
+                    "id", f"person {ext} is not in the register and not known from earlier files")
+
+    new_rows: list[dict] = []
+    if by_hash:
+        existing = dict(conn.execute(select(Person.pnr_hash, Person.id).where(
+            Person.tenant_id == tenant_id, Person.pnr_hash.in_(list(by_hash)))).all())
+        missing = [h for h in by_hash if h not in existing]
+        ids = list(allocate_ids(conn, "person", len(missing)))
+        for h, pid in zip(missing, ids, strict=True):
+            pn = parsed[h]
+            first = by_hash[h][0]
+            new_rows.append({
+                "tenant_id": tenant_id, "id": pid, "first_name": (first.first_name or "").strip()[:50] or "?",
+                "last_name": (first.last_name or "").strip()[:50] or "?", "birth_date": pn.birth_date,
+                "sex": pn.sex, "pnr_hash": h, "pnr_encrypted": encrypt_pnr(pn.number),
+                "coordination_number": pn.coordination,
+            })
+            existing[h] = pid
+        for h, rs in by_hash.items():
+            for r in rs:
+                out[id(r)] = existing[h]
+
+    if by_name:
+        keys = list(by_name)
+        existing_n: dict[tuple, int] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = conn.execute(select(Person.last_name, Person.first_name, Person.birth_date, Person.id).where(
+                Person.tenant_id == tenant_id, Person.pnr_hash.is_(None),
+                tuple_(Person.last_name, Person.first_name, Person.birth_date).in_(chunk)).order_by(Person.id)).all()
+            for ln, fn, bd, pid in rows:
+                existing_n.setdefault((ln, fn, bd), pid)
+        missing_n = [k for k in keys if k not in existing_n]
+        ids = list(allocate_ids(conn, "person", len(missing_n)))
+        for k, pid in zip(missing_n, ids, strict=True):
+            first = by_name[k][0]
+            new_rows.append({
+                "tenant_id": tenant_id, "id": pid, "first_name": k[1][:50], "last_name": k[0][:50],
+                "birth_date": k[2], "sex": SEX_VALUES.get(first.sex or "X", "X"), "pnr_hash": None,
+                "pnr_encrypted": None, "coordination_number": False,
+            })
+            existing_n[k] = pid
+        for k, rs in by_name.items():
+            for r in rs:
+                out[id(r)] = existing_n[k]
+
+    if new_rows:
+        conn.execute(insert(Person), new_rows)
+
+    if partner_client_id is not None:
+        _remember_external_ids(conn, tenant_id, partner_client_id, refs, out)
+    return out
+
+
+def _remember_external_ids(conn, tenant_id: int, partner_client_id: int, refs: list[PersonRef],
+                           out: dict[int, int | PersonProblem]) -> None:
+    pairs = {}
+    for r in refs:
+        pid = out.get(id(r))
+        if r.external_id and isinstance(pid, int):
+            pairs[r.external_id] = pid
+    if not pairs:
+        return
+    known = dict(conn.execute(select(PartnerPerson.external_id, PartnerPerson.person_id).where(
+        PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,
+        PartnerPerson.external_id.in_(list(pairs)))).all())
+    new = [{"tenant_id": tenant_id, "partner_client_id": partner_client_id, "external_id": e, "person_id": p}
+           for e, p in pairs.items() if e not in known]
+    changed = [(e, p) for e, p in pairs.items() if e in known and known[e] != p]
+    if new:
+        conn.execute(insert(PartnerPerson), new)
+    for e, p in changed:
+        conn.execute(PartnerPerson.__table__.update().where(and_(
+            PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,
+            PartnerPerson.external_id == e)).values(person_id=p))

@@ -1,0 +1,43 @@
+"""The domain model: one module per aggregate. Importing this package registers every table."""
+
+from apn.models.application import Application, Decision, DecisionLine
+from apn.models.association import Association
+from apn.models.audit import AuditEntry
+from apn.models.base import TenantEntity, TenantScoped, allocate_ids, id_counter
+from apn.models.client import PartnerAuthorisation, PartnerClient, PartnerPerson
+from apn.models.group import Group, GroupMember
+from apn.models.payout import Payout, PayoutBatch
+from apn.models.person import Person
+from apn.models.ruleset import RuleSet
+from apn.models.session import ActivitySession, Attendance, GrantPeriod
+from apn.models.tenant import Facility, HomeArea, Tenant
+from apn.models.user import RoleGrant, User
+
+__all__ = [
+    "ActivitySession",
+    "Application",
+    "Association",
+    "Attendance",
+    "AuditEntry",
+    "Decision",
+    "DecisionLine",
+    "Facility",
+    "GrantPeriod",
+    "Group",
+    "GroupMember",
+    "HomeArea",
+    "PartnerAuthorisation",
+    "PartnerClient",
+    "PartnerPerson",
+    "Payout",
+    "PayoutBatch",
+    "Person",
+    "RoleGrant",
+    "RuleSet",
+    "Tenant",
+    "TenantEntity",
+    "TenantScoped",
+    "User",
+    "allocate_ids",
+    "id_counter",
+]
