@@ -4,8 +4,10 @@ from apn.models.application import Application, Decision, DecisionLine
 from apn.models.association import Association
 from apn.models.audit import AuditEntry
 from apn.models.base import TenantEntity, TenantScoped, allocate_ids, id_counter
+from apn.models.clash import ClashFlag
 from apn.models.client import PartnerAuthorisation, PartnerClient, PartnerPerson
 from apn.models.group import Group, GroupMember
+from apn.models.idempotency import IdempotencyKey
 from apn.models.payout import Payout, PayoutBatch
 from apn.models.person import Person
 from apn.models.ruleset import RuleSet
@@ -17,6 +19,7 @@ __all__ = [
     "ActivitySession",
     "Application",
     "Association",
+    "ClashFlag",
     "Attendance",
     "AuditEntry",
     "Decision",
@@ -26,6 +29,7 @@ __all__ = [
     "Group",
     "GroupMember",
     "HomeArea",
+    "IdempotencyKey",
     "PartnerAuthorisation",
     "PartnerClient",
     "PartnerPerson",
