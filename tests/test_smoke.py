@@ -35,3 +35,8 @@ def test_intake_stores_session_and_attendance(ctx):
     with tenant_scope(t.id):
         assert db.session.scalar(select(func.count()).select_from(ActivitySession)) == 1
         assert db.session.scalar(select(func.count()).select_from(Attendance)) == 4
+
+
+def test_swedish_by_default_english_on_request(ctx, client):
+    assert "Aktivitetsstöd för föreningar" in client.get("/").get_data(as_text=True)
+    assert "Activity grant for associations" in client.get("/?lang=en").get_data(as_text=True)
