@@ -37,6 +37,6 @@ def test_intake_stores_session_and_attendance(ctx):
         assert db.session.scalar(select(func.count()).select_from(Attendance)) == 4
 
 
-def test_swedish_by_default_english_on_request(ctx, client):
+def test_swedish_by_default_english_on_request(client):
     assert "Aktivitetsstöd för föreningar" in client.get("/").get_data(as_text=True)
     assert "Activity grant for associations" in client.get("/?lang=en").get_data(as_text=True)
