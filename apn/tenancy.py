@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 
@@ -58,7 +59,7 @@ def in_system_scope() -> bool:
     return _scope.get().system
 
 
-def _apply_db_setting(session: Session | None) -> None:
+def _apply_db_setting(session: Session | None, best_effort: bool = False) -> None:
     """Write the scope to PostgreSQL's transaction-local settings if a transaction is open.
 
     Without an explicit session, the app's ``db.session`` is used when an app context is active.
@@ -73,8 +74,13 @@ def _apply_db_setting(session: Session | None) -> None:
         session = db.session()
     if not session.in_transaction():
         return
-    conn = session.connection()
-    _set_pg_settings(conn)
+    try:
+        _set_pg_settings(session.connection())
+    except DBAPIError:
+        # Leaving a scope inside a transaction the database has already aborted: the transaction can
+        # only be rolled back, which discards its transaction-local settings anyway.
+        if not best_effort:
+            raise
 
 
 def _set_pg_settings(conn) -> None:
@@ -96,7 +102,7 @@ def tenant_scope(tenant_id: int, session: Session | None = None) -> Iterator[Non
         yield
     finally:
         _scope.reset(token)
-        _apply_db_setting(session)
+        _apply_db_setting(session, best_effort=True)
 
 
 @contextlib.contextmanager
@@ -108,7 +114,7 @@ def system_scope(session: Session | None = None) -> Iterator[None]:
         yield
     finally:
         _scope.reset(token)
-        _apply_db_setting(session)
+        _apply_db_setting(session, best_effort=True)
 
 
 def bind_tenant(tenant_id: int | None) -> contextvars.Token:

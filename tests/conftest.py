@@ -20,6 +20,18 @@ KEYS = {
 }
 
 
+@pytest.fixture(scope="session")
+def test_db() -> str:
+    """``sqlite`` or ``postgresql``: the database of this run."""
+    return TEST_DB
+
+
+@pytest.fixture(scope="session")
+def base_config() -> dict:
+    """Settings every test app needs (keys, testing flags), without a database URL."""
+    return {"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, **KEYS}
+
+
 def pytest_report_header(config):
     return f"apn test database: {TEST_DB}"
 
