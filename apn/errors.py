@@ -90,6 +90,19 @@ def error_response(status: int, message: str, errors: dict[str, Any] | None = No
     return resp
 
 
+def _retry_after_seconds() -> int:
+    """Seconds until the limit that was hit resets (at least 1)."""
+    import math
+    import time
+
+    from apn.extensions import limiter
+
+    current = getattr(limiter, "current_limit", None)
+    if current is None:
+        return 1
+    return max(1, math.ceil(current.reset_at - time.time()))
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
 
@@ -109,8 +122,8 @@ def register(app: Flask) -> None:
         message = data.get("message") or exc.description or exc.name
         headers = dict(exc.get_headers()) if exc.code in (405, 429) else {}
         headers.pop("Content-Type", None)
-        if exc.code == 429 and "Retry-After" not in headers:
-            headers["Retry-After"] = "60"
+        if exc.code == 429:
+            headers["Retry-After"] = str(_retry_after_seconds())
         return error_response(exc.code or 500, message, errors, headers)
 
     @app.errorhandler(Exception)

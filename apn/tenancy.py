@@ -136,9 +136,16 @@ def _tenant_models(state: ORMExecuteState) -> bool:
     return False
 
 
+_installed: set[int] = set()
+
+
 def install(session_class: type[Session] | Session) -> None:
-    """Attach the scoping listeners to a session class (or the scoped session's class)."""
+    """Attach the scoping listeners to a session class (or the scoped session); once per target."""
     from apn.models.base import TenantScoped
+
+    if id(session_class) in _installed:
+        return
+    _installed.add(id(session_class))
 
     @event.listens_for(session_class, "do_orm_execute")
     def _scope_orm_execute(state: ORMExecuteState) -> None:

@@ -72,6 +72,9 @@ def _app(tmp_path_factory, request):
         else:
             db.create_all()
     yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _truncate(app) -> None:

@@ -52,6 +52,7 @@ def _counts(t) -> tuple[int, int, int]:
     ({"stop_date": dt.date(2025, 3, 3)}, "stop_date", "before the date"),
     ({"stop_date": dt.date(2025, 3, 6)}, "stop_time", "at most 24 hours"),
     ({"channel": "fax"}, "channel", "web"),
+    ({"activity": "x" * 121}, "activity", "at most 120"),
     ({"partner_code": "x"}, "kod", "3–50"),
     ({"group_id": 999999}, "group_id", "unknown group"),
     ({"association_id": 999999}, "association", "unknown association"),

@@ -47,4 +47,5 @@ def test_upgrade_of_empty_database_gives_the_models_schema(tmp_path, request, te
         assert set(db.metadata.tables) <= _tables(owner_url)
         downgrade(revision="base")
         assert _tables(owner_url) <= {"alembic_version"}
+        db.session.remove()
         db.engine.dispose()

@@ -9,6 +9,7 @@ from sqlalchemy import and_, insert, select, tuple_
 
 from apn.extensions import db
 from apn.identity import IdentityError, encrypt_pnr, parse_personnummer, pnr_hash
+from apn.intake.bulk import insert_rows
 from apn.intake.commands import PersonRef
 from apn.models import PartnerPerson, Person, allocate_ids
 
@@ -138,7 +139,7 @@ def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None
                 out[id(r)] = existing_n[k]
 
     if new_rows:
-        conn.execute(insert(Person), new_rows)
+        insert_rows(conn, Person.__table__, new_rows)
 
     if partner_client_id is not None:
         _remember_external_ids(conn, tenant_id, partner_client_id, refs, out)

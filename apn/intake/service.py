@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 
 from apn.extensions import db
+from apn.intake.bulk import insert_rows
 from apn.intake.commands import AttendanceMark, SessionCommand
 from apn.intake.people import PersonProblem, resolve
 from apn.models import ActivitySession, Association, Attendance, Facility, GrantPeriod, Group, allocate_ids
@@ -120,6 +121,8 @@ def _validate(cmd: SessionCommand) -> Refusal | None:
                                    "that ends after midnight)")
     if ends - starts > dt.timedelta(hours=MAX_SESSION_HOURS):
         return refuse("stop_time", f"a session may last at most {MAX_SESSION_HOURS} hours")
+    if cmd.activity is not None and len(cmd.activity) > 120:
+        return refuse("activity", "the activity may be at most 120 characters")
     if cmd.session_type not in SESSION_TYPES:
         return refuse("type", f"must be one of {', '.join(SESSION_TYPES)}")
     if cmd.group_id is None:
@@ -294,7 +297,7 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
             conn.execute(delete(Attendance).where(Attendance.tenant_id == tenant_id,
                                                   Attendance.session_id.in_(chunk)))
     if new_sessions:
-        conn.execute(insert(ActivitySession), new_sessions)
+        insert_rows(conn, ActivitySession.__table__, new_sessions)
     if replace_rows:
         tbl = ActivitySession.__table__
         stmt = update(tbl).where(and_(tbl.c.tenant_id == db.bindparam("b_tenant"), tbl.c.id == db.bindparam("b_id")))
@@ -303,7 +306,7 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
     if update_marks:
         _upsert_marks(conn, tenant_id, update_marks)
     if att_rows:
-        conn.execute(insert(Attendance), att_rows)
+        insert_rows(conn, Attendance.__table__, att_rows)
     if update_marks:
         _recount(conn, tenant_id, result)
 

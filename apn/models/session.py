@@ -86,7 +86,6 @@ class Attendance(TenantScoped, db.Model):
         ),
         ForeignKeyConstraint(["tenant_id", "person_id"], ["person.tenant_id", "person.id"]),
         CheckConstraint("role IN ('participant', 'leader', 'temporary_leader')", name="role"),
-        Index("ix_attendance_person", "tenant_id", "person_id"),
     )
 
     session_id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -383,9 +383,6 @@ def upgrade():
     sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_attendance_tenant_id_tenant')),
     sa.PrimaryKeyConstraint('tenant_id', 'session_id', 'person_id', name=op.f('pk_attendance'))
     )
-    with op.batch_alter_table('attendance', schema=None) as batch_op:
-        batch_op.create_index('ix_attendance_person', ['tenant_id', 'person_id'], unique=False)
-
     op.create_table('clash_flag',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
@@ -438,9 +435,6 @@ def downgrade():
         batch_op.drop_index('ix_clash_flag_other_session')
 
     op.drop_table('clash_flag')
-    with op.batch_alter_table('attendance', schema=None) as batch_op:
-        batch_op.drop_index('ix_attendance_person')
-
     op.drop_table('attendance')
     with op.batch_alter_table('role_grant', schema=None) as batch_op:
         batch_op.drop_index('ix_role_grant_user')
