@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     logging.basicConfig(level=logging.INFO if not app.testing else logging.WARNING)
 
+    import apn.rules  # noqa: F401 - registers the rule presets' tenant-creation hook
     from apn import models  # noqa: F401 - registers the tables
     from apn.i18n import compile_catalogs, translation_directories
 
@@ -60,6 +61,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from apn.cli import register as register_cli
 
     register_cli(app)
+    from apn.clash import install as install_clash  # the clash check joins the one intake
+
+    install_clash()
     return app
 
 

@@ -6,7 +6,7 @@ import importlib
 
 from flask import Flask
 
-MODULES = ["apn.cli.tenants", "apn.cli.demo"]
+MODULES = ["apn.cli.tenants", "apn.cli.demo", "apn.cli.partners", "apn.cli.clashes", "apn.cli.rules"]
 
 
 def register(app: Flask) -> None:
