@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apn.extensions import db
 from apn.models.base import BigId, TenantEntity, UTCDateTime, utcnow
+from apn.models.person import Person
+from apn.models.session import Attendance
 
 CLASH_KINDS = ("person_overlap", "double_report", "leader_overlap", "listed_twice", "other_municipality")
+RESOLUTIONS = ("this", "other", "both", "neither")
 
 
 class ClashFlag(TenantEntity, db.Model):
@@ -33,8 +44,12 @@ class ClashFlag(TenantEntity, db.Model):
             name="kind",
         ),
         CheckConstraint("status IN ('open', 'resolved')", name="status"),
+        UniqueConstraint("tenant_id", "clash_key"),
         Index("ix_clash_flag_session", "tenant_id", "session_id"),
         Index("ix_clash_flag_other_session", "tenant_id", "other_session_id"),
+        # Cross-tenant by design: a municipality clears the flags other municipalities hold about its
+        # sessions by this opaque reference (see apn/clash/detection.py).
+        Index("ix_clash_flag_other_ref", "other_ref"),
     )
 
     kind: Mapped[str] = mapped_column(String(20))
@@ -49,3 +64,20 @@ class ClashFlag(TenantEntity, db.Model):
     resolved_by_user_id: Mapped[int | None] = mapped_column(BigId)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Identity of the clash (kind, sides, person): one flag per clash, also under concurrent intake.
+    clash_key: Mapped[str] = mapped_column(String(200))
+    #: For ``other_municipality``: an opaque keyed hash of the other municipality's session, so that
+    #: municipality can clear this flag when its side changes, without this tenant learning anything.
+    other_ref: Mapped[str | None] = mapped_column(String(64))
+    #: For ``other_municipality``: whether the other municipality's session was reported first.
+    other_first: Mapped[bool | None] = mapped_column(Boolean)
+
+
+# Indexes the clash check needs on other aggregates' tables (created by migration 0002_clash).
+#: A person's attendances with their sessions; on PostgreSQL covering (INCLUDE present, role) for an
+#: index-only scan. Not covering on SQLite on purpose: SQLite's planner (without statistics) would prefer
+#: a covering index bound only by tenant_id over the primary key for queries by session.
+Index("ix_attendance_clash", Attendance.tenant_id, Attendance.person_id, Attendance.session_id,
+      postgresql_include=["present", "role"])
+#: The same person in other municipalities, by keyed hash of the personal number.
+Index("ix_person_pnr_hash", Person.pnr_hash)

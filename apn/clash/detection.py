@@ -1,0 +1,449 @@
+"""Finding clashes with set-based SQL: for one intake batch (indexed) and for a whole period (rescan).
+
+Two sessions overlap when ``a.starts_at < b.ends_at AND b.starts_at < a.ends_at`` (half-open ranges: a
+session that ends exactly when the other starts is no clash; ``starts_at``/``ends_at`` already carry the
+stop date of sessions that cross midnight). What is flagged:
+
+* ``person_overlap``: one person present in two overlapping sessions of the tenant;
+* ``leader_overlap``: the same, when the person leads (``leader``/``temporary_leader``) both sessions;
+* ``double_report``: two overlapping sessions of one association on one date whose present people are
+  mostly the same (Jaccard index |A∩B| / |A∪B| ≥ 0.6); such a pair gets this one flag instead of one
+  overlap flag per person;
+* ``listed_twice``: a person listed twice in one reported session (found by the intake, persisted here);
+* ``other_municipality``: one person (same keyed hash of the personal number) present in overlapping
+  sessions of two tenants; each tenant holds its own flag, which names nothing of the other one.
+
+At intake (:func:`check_batch`) the overlap check goes from the batch's attendance to the same people's
+other attendance by index, never scanning the tenant. A rescan (:func:`sync` with a date range) makes one
+window-function pass over the period (the participations that overlap another one of the same person),
+then pairs those up in one linear sweep.
+
+Concurrency: before looking, the check takes PostgreSQL advisory transaction locks on the people of the
+batch (hashed into :data:`LOCK_BUCKETS` buckets; people with a personal number by its keyed hash, so the
+lock also covers other municipalities). A second transaction reporting the same person waits until the
+first commits and then, under READ COMMITTED, sees its session. Races with a concurrent deletion
+(foreign-key error) or a deadlock are retried from a savepoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from itertools import zip_longest
+
+from flask import current_app
+from sqlalchemy import Date, and_, bindparam, delete, func, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from apn.models import ActivitySession, Attendance, ClashFlag, allocate_ids
+from apn.models.base import utcnow
+
+logger = logging.getLogger(__name__)
+
+LEADING_ROLES = frozenset({"leader", "temporary_leader"})
+#: A double report: |common present people| * DEN >= |people present in either| * NUM, i.e. Jaccard ≥ 0.6.
+DOUBLE_REPORT_NUM, DOUBLE_REPORT_DEN = 3, 5
+LOCK_NAMESPACE = 0x61706E  # "apn"
+LOCK_BUCKETS = 4096  # a power of two: buckets are taken with a bit mask
+RETRIES = 3
+#: SQLSTATEs retried from the savepoint: foreign-key violation, deadlock, serialization failure.
+RETRY_STATES = frozenset({"23503", "40P01", "40001"})
+DAY = dt.timedelta(days=1)
+
+_att = Attendance.__table__
+_ses = ActivitySession.__table__
+_flag = ClashFlag.__table__
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A flag that should exist."""
+
+    tenant_id: int
+    kind: str
+    session_id: int
+    other_session_id: int | None = None
+    person_id: int | None = None
+    other_ref: str | None = None
+    other_first: bool | None = None
+
+    @property
+    def key(self) -> str:
+        """The flag's identity within its tenant (``clash_key``)."""
+        return ":".join((self.kind, str(self.session_id), str(self.other_session_id or ""),
+                         str(self.person_id or ""), self.other_ref or ""))
+
+    def row(self, id_: int, now: dt.datetime) -> dict:
+        """Column values for an insert."""
+        return {"tenant_id": self.tenant_id, "id": id_, "kind": self.kind, "session_id": self.session_id,
+                "other_session_id": self.other_session_id, "other_tenant": self.kind == "other_municipality",
+                "person_id": self.person_id, "status": "open", "clash_key": self.key, "other_ref": self.other_ref,
+                "other_first": self.other_first, "created_at": now}
+
+
+@dataclass
+class SyncStats:
+    """What a check changed."""
+
+    wanted: int = 0
+    created: int = 0
+    removed: int = 0
+
+
+@functools.lru_cache(maxsize=4)
+def _ref_base(key: str):
+    return hmac.new(key.encode(), b"clash-session:", hashlib.sha256)
+
+
+def session_ref(tenant_id: int, session_id: int) -> str:
+    """Opaque keyed reference to a session, stored in another municipality's flag instead of its ids.
+
+    HMAC-SHA256 with the installation's ``PNR_HASH_KEY`` of ``clash-session:<tenant>:<session>``.
+    """
+    h = _ref_base(current_app.config["PNR_HASH_KEY"]).copy()
+    h.update(f"{tenant_id}:{session_id}".encode())
+    return h.hexdigest()
+
+
+def _chunks(conn, items: list):
+    size = 10000 if conn.dialect.name == "postgresql" else 900
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+# --- finding, at intake: by index from the batch's people -----------------------------------------------
+
+#: From each new attendance to the same person's other present attendances (``ix_attendance_clash``) and
+#: those sessions by primary key: never a scan of the tenant. ``CROSS JOIN`` fixes this join order on
+#: SQLite, whose planner otherwise drives from the ``starts_at`` index; PostgreSQL treats it as a join.
+_PAIRS_FOR_IDS = text("""
+SELECT n.session_id, o.session_id, n.person_id, n.role, o.role, ns.association_id, os.association_id,
+       ns.session_date, os.session_date
+FROM activity_session AS ns
+CROSS JOIN attendance AS n
+CROSS JOIN attendance AS o
+CROSS JOIN activity_session AS os
+WHERE ns.tenant_id = :t AND ns.id IN :ids
+  AND n.tenant_id = ns.tenant_id AND n.session_id = ns.id AND n.present
+  AND o.tenant_id = n.tenant_id AND o.person_id = n.person_id AND o.session_id <> n.session_id AND o.present
+  AND os.tenant_id = o.tenant_id AND os.id = o.session_id
+  AND os.starts_at < ns.ends_at AND ns.starts_at < os.ends_at
+""").bindparams(bindparam("ids", expanding=True))
+
+#: The same for other tenants, by the keyed hash of the personal number (``ix_person_pnr_hash``). Runs in
+#: system scope and returns only ids and times, never names.
+_CROSS_FOR_IDS = text("""
+SELECT n.session_id, n.person_id, o.tenant_id, o.session_id, op.id,
+       CASE WHEN os.reported_at < ns.reported_at OR (os.reported_at = ns.reported_at AND o.tenant_id < :t)
+            THEN 1 ELSE 0 END
+FROM activity_session AS ns CROSS JOIN attendance AS n CROSS JOIN person AS np CROSS JOIN person AS op
+     CROSS JOIN attendance AS o CROSS JOIN activity_session AS os
+WHERE ns.tenant_id = :t AND ns.id IN :ids
+  AND n.tenant_id = ns.tenant_id AND n.session_id = ns.id AND n.present
+  AND np.tenant_id = n.tenant_id AND np.id = n.person_id AND np.pnr_hash IS NOT NULL
+  AND op.pnr_hash = np.pnr_hash AND op.tenant_id <> np.tenant_id
+  AND o.tenant_id = op.tenant_id AND o.person_id = op.id AND o.present
+  AND os.tenant_id = o.tenant_id AND os.id = o.session_id
+  AND os.starts_at < ns.ends_at AND ns.starts_at < os.ends_at
+""").bindparams(bindparam("ids", expanding=True))
+
+#: Everything stored about the batch's sessions: this tenant's flags on them and other tenants' flags
+#: that refer to them.
+_EXISTING_FOR_IDS = text("""
+SELECT tenant_id, id, clash_key, kind, session_id FROM clash_flag
+WHERE (tenant_id = :t AND (session_id IN :ids OR other_session_id IN :ids))
+   OR (other_ref IN :refs AND kind = 'other_municipality' AND tenant_id <> :t)
+""").bindparams(bindparam("ids", expanding=True), bindparam("refs", expanding=True))
+
+
+def _pairs_for_ids(conn, tid: int, ids: list[int]) -> list[tuple]:
+    out: list[tuple] = []
+    for chunk in _chunks(conn, ids):
+        out.extend(r[:7] + (str(r[7]), str(r[8])) for r in conn.execute(_PAIRS_FOR_IDS, {"t": tid, "ids": chunk}))
+    return out
+
+
+def _cross_for_ids(conn, tid: int, ids: list[int]) -> list[tuple]:
+    out: list[tuple] = []
+    for chunk in _chunks(conn, ids):
+        out.extend(tuple(r) for r in conn.execute(_CROSS_FOR_IDS, {"t": tid, "ids": chunk}))
+    return out
+
+
+# --- finding, for a period: one window pass ----------------------------------------------------------------
+
+#: The period's present participations of the tenant, plus other tenants' participations of people with
+#: the same personal-number hash (keyed by this tenant's person id). The window keeps the participations
+#: that overlap an earlier or a later one of the same person; only those leave the database.
+_SCAN = text("""
+WITH p AS (
+  SELECT a.person_id AS who, a.tenant_id, a.person_id, a.session_id, a.role, s.starts_at, s.ends_at,
+         s.association_id, s.reported_at, s.session_date
+  FROM activity_session s CROSS JOIN attendance a
+  WHERE s.tenant_id = :t AND s.session_date BETWEEN :lo AND :hi
+    AND a.tenant_id = s.tenant_id AND a.session_id = s.id AND a.present
+  UNION ALL
+  SELECT np.id, o.tenant_id, o.person_id, o.session_id, o.role, os.starts_at, os.ends_at,
+         os.association_id, os.reported_at, os.session_date
+  FROM person np CROSS JOIN person op CROSS JOIN attendance o CROSS JOIN activity_session os
+  WHERE np.tenant_id = :t AND np.pnr_hash IS NOT NULL
+    AND op.pnr_hash = np.pnr_hash AND op.tenant_id <> np.tenant_id
+    AND o.tenant_id = op.tenant_id AND o.person_id = op.id AND o.present
+    AND os.tenant_id = o.tenant_id AND os.id = o.session_id AND os.session_date BETWEEN :lo AND :hi
+), w AS (
+  SELECT p.*,
+         MAX(ends_at) OVER (PARTITION BY who ORDER BY starts_at, tenant_id, session_id
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
+         LEAD(starts_at) OVER (PARTITION BY who ORDER BY starts_at, tenant_id, session_id) AS next_start
+  FROM p
+)
+SELECT who, tenant_id, person_id, session_id, role, starts_at, ends_at, association_id, reported_at,
+       session_date
+FROM w WHERE prev_end > starts_at OR next_start < ends_at
+ORDER BY who, starts_at, tenant_id, session_id
+""").bindparams(bindparam("lo", type_=Date), bindparam("hi", type_=Date))
+
+
+def _scan_range(conn, tid: int, lo: dt.date, hi: dt.date) -> tuple[list[tuple], list[tuple]]:
+    """Overlapping participations with a session of this tenant in ``[lo, hi]``: (in-tenant pairs, cross pairs).
+
+    Must run in system scope. The window query returns the involved participations ordered by person and
+    start; a sweep pairs each with the earlier ones still running. On PostgreSQL the written join order is
+    kept for this statement (``join_collapse_limit = 1``): under the row-level-security policy the planner
+    underestimates every table and would start the cross-tenant branch from all people of all tenants.
+    """
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        conn.exec_driver_sql("SET LOCAL join_collapse_limit = 1")
+    rows = conn.execute(_SCAN, {"t": tid, "lo": lo - DAY, "hi": hi + DAY}).all()
+    if pg:
+        conn.exec_driver_sql("SET LOCAL join_collapse_limit = DEFAULT")
+    pairs: list[tuple] = []
+    cross: list[tuple] = []
+    if not rows:
+        return pairs, cross
+    # Columns: 0 who, 1 tenant, 2 person, 3 session, 4 role, 5 starts, 6 ends, 7 association, 8 reported, 9 date.
+    as_text = isinstance(rows[0][9], str)  # SQLite returns dates as text from raw SQL
+    lo_v, hi_v = (lo.isoformat(), hi.isoformat()) if as_text else (lo, hi)
+    who = None
+    active: list = []
+    for r in rows:
+        if r[0] != who:
+            who, active = r[0], [r]
+            continue
+        start = r[5]
+        active = [a for a in active if a[6] > start]
+        for a in active:
+            a_in, b_in = lo_v <= a[9] <= hi_v, lo_v <= r[9] <= hi_v
+            if a[1] == tid and r[1] == tid:
+                if a_in or b_in:
+                    pairs.append((a[3], r[3], a[2], a[4], r[4], a[7], r[7], str(a[9]), str(r[9])))
+            elif a[1] == tid and a_in:
+                cross.append((a[3], a[2], r[1], r[3], r[2], (r[8], r[1]) < (a[8], tid)))
+            elif r[1] == tid and b_in:
+                cross.append((r[3], r[2], a[1], a[3], a[2], (a[8], a[1]) < (r[8], tid)))
+        active.append(r)
+    return pairs, cross
+
+
+# --- classifying ---------------------------------------------------------------------------------------
+
+def _classify(conn, tid: int, rows: list[tuple]) -> dict[str, Wanted]:
+    """Turn overlapping attendances into flags: double reports per pair, else one flag per person."""
+    by_pair: dict[tuple[int, int], dict] = {}
+    for s, o, p, rs, ro, as_, ao, ds, do in rows:
+        if s > o:
+            s, o, rs, ro, as_, ao, ds, do = o, s, ro, rs, ao, as_, do, ds
+        info = by_pair.setdefault((s, o), {"people": {}, "same": as_ == ao and ds == do})
+        info["people"][p] = (rs, ro)
+    candidates = [pair for pair, info in by_pair.items() if info["same"]]
+    present = _present_counts(conn, tid, sorted({sid for pair in candidates for sid in pair}))
+    wanted: dict[str, Wanted] = {}
+    for (s, o), info in by_pair.items():
+        common = len(info["people"])
+        if info["same"]:
+            union = present.get(s, 0) + present.get(o, 0) - common
+            if union > 0 and common * DOUBLE_REPORT_DEN >= union * DOUBLE_REPORT_NUM:
+                w = Wanted(tid, "double_report", s, o)
+                wanted[w.key] = w
+                continue
+        for p, (rs, ro) in info["people"].items():
+            kind = "leader_overlap" if rs in LEADING_ROLES and ro in LEADING_ROLES else "person_overlap"
+            w = Wanted(tid, kind, s, o, p)
+            wanted[w.key] = w
+    return wanted
+
+
+def _present_counts(conn, tid: int, ids: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for chunk in _chunks(conn, ids):
+        out.update(conn.execute(select(_att.c.session_id, func.count()).where(
+            _att.c.tenant_id == tid, _att.c.session_id.in_(chunk), _att.c.present).group_by(_att.c.session_id)).all())
+    return out
+
+
+def _cross_flags(tid: int, cross: list[tuple]) -> tuple[dict[str, Wanted], dict[tuple[int, str], Wanted]]:
+    """Flags for clashes with other tenants: this tenant's, and the mirror flags of the other tenants."""
+    here: dict[str, Wanted] = {}
+    there: dict[tuple[int, str], Wanted] = {}
+    for s, p, ot, o, op, other_first in cross:
+        w = Wanted(tid, "other_municipality", s, None, p, session_ref(ot, o), bool(other_first))
+        here[w.key] = w
+        m = Wanted(ot, "other_municipality", o, None, op, session_ref(tid, s), not other_first)
+        there[(ot, m.key)] = m
+    return here, there
+
+
+# --- writing ---------------------------------------------------------------------------------------------
+
+def _insert(conn, flags: list[Wanted]) -> list[tuple]:
+    """Insert flags (a flag that exists already is skipped); returns (tenant, id, key) of the rows sent."""
+    if not flags:
+        return []
+    ids = list(allocate_ids(conn, "clash_flag", len(flags)))
+    now = utcnow()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(_flag).on_conflict_do_nothing(index_elements=["tenant_id", "clash_key"])
+    conn.execute(stmt, [w.row(i, now) for w, i in zip(flags, ids, strict=True)])
+    return [(w.tenant_id, i, w.key) for w, i in zip(flags, ids, strict=True)]
+
+
+def _delete(conn, keys: list[tuple[int, int]]) -> int:
+    """Delete flags by (tenant, id)."""
+    for chunk in _chunks(conn, sorted(keys)):
+        conn.execute(delete(_flag).where(tuple_(_flag.c.tenant_id, _flag.c.id).in_(chunk)))
+    return len(keys)
+
+
+_LOCK_SQL = text("""
+SELECT count(pg_advisory_xact_lock(:ns, b)) FROM (
+  SELECT DISTINCT CAST(CASE WHEN p.pnr_hash IS NOT NULL
+                            THEN ('x' || substr(p.pnr_hash, 1, 8))::bit(32)::integer & :mask
+                            ELSE (p.tenant_id::bigint * 1000003 + p.id) & :mask END AS integer) AS b
+  FROM attendance a JOIN person p ON p.tenant_id = a.tenant_id AND p.id = a.person_id
+  WHERE a.tenant_id = :t AND a.session_id IN :ids
+  ORDER BY 1
+) AS buckets
+""").bindparams(bindparam("ids", expanding=True))
+
+
+def lock_people(conn, tid: int, ids: list[int]) -> None:
+    """Advisory transaction locks on the people of the given sessions, in bucket order (PostgreSQL)."""
+    if conn.dialect.name != "postgresql" or not ids:
+        return
+    for chunk in _chunks(conn, ids):
+        conn.execute(_LOCK_SQL, {"ns": LOCK_NAMESPACE, "mask": LOCK_BUCKETS - 1, "t": tid, "ids": chunk})
+
+
+def check_batch(conn, tid: int, ids: list[int], removed: list[int], listed_twice: dict[int, set[int]],
+                replaced: set[int]) -> SyncStats:
+    """The check of one intake batch; must run in system scope (it reads and writes other tenants' flags).
+
+    ``listed_twice`` maps session → people listed twice in this batch; the listed-twice flags of
+    ``replaced`` sessions (reported whole again) are replaced, those of updated sessions are added to.
+    """
+    stats = SyncStats()
+    lock_people(conn, tid, ids)
+    wanted: dict[str, Wanted] = {}
+    mirrors: dict[tuple[int, str], Wanted] = {}
+    if ids:
+        wanted = _classify(conn, tid, _pairs_for_ids(conn, tid, ids))
+        here, mirrors = _cross_flags(tid, _cross_for_ids(conn, tid, ids))
+        wanted.update(here)
+        for sid, people in listed_twice.items():
+            for p in sorted(people):
+                w = Wanted(tid, "listed_twice", sid, None, p)
+                wanted[w.key] = w
+    refs = [session_ref(tid, s) for s in ids + removed]
+    have: dict[tuple[int, str], tuple[int, str, int]] = {}
+    for id_chunk, ref_chunk in zip_longest(_chunks(conn, ids), _chunks(conn, refs)):
+        params = {"t": tid, "ids": id_chunk or [-1], "refs": ref_chunk or [""]}
+        for t, i, key, kind, sid in conn.execute(_EXISTING_FOR_IDS, params):
+            have[(t, key)] = (i, kind, sid)
+    stale = []
+    for (t, key), (i, kind, sid) in have.items():
+        if t != tid:
+            keep = (t, key) in mirrors
+        elif kind == "listed_twice":
+            keep = key in wanted or sid not in replaced
+        else:
+            keep = key in wanted
+        if not keep:
+            stale.append((t, i))
+    new = [w for k, w in wanted.items() if (tid, k) not in have]
+    new += [w for k, w in mirrors.items() if k not in have]
+    stats.wanted = len(wanted) + len(mirrors)
+    stats.removed = _delete(conn, stale)
+    inserted = _insert(conn, new)
+    stats.created = len(inserted)
+    return stats
+
+
+def sync_range(conn, tid: int, lo: dt.date, hi: dt.date) -> SyncStats:
+    """Recompute the flags of the tenant's sessions dated in ``[lo, hi]`` (rescan); system scope.
+
+    Listed-twice flags are left alone: the stored attendance holds each person once.
+    """
+    stats = SyncStats()
+    rows, cross = _scan_range(conn, tid, lo, hi)
+    wanted = _classify(conn, tid, rows)
+    here, mirrors = _cross_flags(tid, cross)
+    wanted.update(here)
+    have: dict[str, int] = {}
+    for side in (_flag.c.session_id, _flag.c.other_session_id):
+        stmt = (select(_flag.c.id, _flag.c.clash_key)
+                .select_from(_flag.join(_ses, and_(_ses.c.tenant_id == _flag.c.tenant_id, _ses.c.id == side)))
+                .where(_flag.c.tenant_id == tid, _flag.c.kind != "listed_twice", _ses.c.session_date.between(lo, hi)))
+        have.update({key: i for i, key in conn.execute(stmt)})
+    ids = list(conn.execute(select(_ses.c.id).where(_ses.c.tenant_id == tid,
+                                                    _ses.c.session_date.between(lo, hi))).scalars())
+    mirrors_have: dict[tuple[int, str], int] = {}
+    refs = [session_ref(tid, s) for s in ids]
+    if conn.dialect.name == "postgresql":  # one array parameter instead of thousands of placeholders
+        stmt = text("SELECT tenant_id, clash_key, id FROM clash_flag WHERE other_ref = ANY(CAST(:refs AS varchar[])) "
+                    "AND kind = 'other_municipality' AND tenant_id <> :t")
+        batches = [conn.execute(stmt, {"refs": refs, "t": tid})] if refs else []
+    else:
+        batches = [conn.execute(select(_flag.c.tenant_id, _flag.c.clash_key, _flag.c.id).where(
+            _flag.c.other_ref.in_(chunk), _flag.c.kind == "other_municipality", _flag.c.tenant_id != tid))
+            for chunk in _chunks(conn, refs)]
+    for batch in batches:
+        for t, key, i in batch:
+            mirrors_have[(t, key)] = i
+    stale = [(tid, i) for k, i in have.items() if k not in wanted]
+    stale += [(t, i) for (t, k), i in mirrors_have.items() if (t, k) not in mirrors]
+    new = [w for k, w in wanted.items() if k not in have] + [w for k, w in mirrors.items() if k not in mirrors_have]
+    stats.wanted = len(wanted) + len(mirrors)
+    stats.removed = _delete(conn, stale)
+    stats.created = len(_insert(conn, new))
+    return stats
+
+
+def retrying(conn, func, *args, **kwargs):
+    """Run ``func`` after a savepoint, retrying from it on a deadlock or a concurrent deletion (PostgreSQL).
+
+    A raw savepoint on the connection (no release: it ends with the transaction); the work inside uses
+    only Core statements on this connection, so the ORM session's state is not involved.
+    """
+    if conn.dialect.name != "postgresql":
+        return func(*args, **kwargs)
+    for attempt in range(RETRIES):
+        conn.exec_driver_sql("SAVEPOINT apn_clash_check")
+        try:
+            return func(*args, **kwargs)
+        except DBAPIError as exc:
+            state = getattr(exc.orig, "sqlstate", None)
+            if state not in RETRY_STATES or attempt == RETRIES - 1:
+                raise
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT apn_clash_check")
+            logger.info("clash check retried after %s (attempt %d)", state, attempt + 1)
+    raise AssertionError("unreachable")
+
+
+__all__ = ["SyncStats", "Wanted", "check_batch", "lock_people", "retrying", "session_ref", "sync_range"]
+

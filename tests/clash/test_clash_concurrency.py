@@ -1,0 +1,170 @@
+"""No race: channels reporting the same person at the same moment both end up flagged (PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from clashkit import command, make_world
+from sqlalchemy import create_engine, select, text
+
+from apn.extensions import db
+from apn.intake import ingest
+from apn.models import ClashFlag
+from apn.tenancy import tenant_scope
+
+
+def _setup(app):
+    with app.app_context():
+        w = make_world()
+        db.session.commit()
+        return w.tenant.id, [(g.id, g.association_id) for g in (w.ga, w.gb, w.ga2)], [p.id for p in w.people]
+
+
+class _Group:
+    def __init__(self, gid, aid):
+        self.id, self.association_id = gid, aid
+
+
+class _Person:
+    def __init__(self, pid):
+        self.id = pid
+
+
+def _flags(app, tid):
+    with app.app_context(), tenant_scope(tid):
+        return db.session.execute(select(ClashFlag.kind, ClashFlag.person_id)).all()
+
+
+def test_second_reporter_waits_for_the_first_and_sees_its_session(app, postgres):
+    tid, groups, people = _setup(app)
+    shared = _Person(people[0])
+    ingested, commit_now, errors = threading.Event(), threading.Event(), []
+
+    def first():
+        try:
+            with app.app_context(), tenant_scope(tid):
+                ingest([command(_Group(*groups[0]), participants=[shared, _Person(people[1])], channel="app")])
+                ingested.set()
+                commit_now.wait(10)
+                db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            ingested.set()
+
+    def second():
+        try:
+            with app.app_context(), tenant_scope(tid):
+                ingest([command(_Group(*groups[1]), participants=[shared], channel="api", code="api-1")])
+                db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    assert ingested.wait(10)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    # The second transaction waits on the advisory lock of the shared person while the first is open.
+    eng = create_engine(postgres.url("apn_owner"))
+    try:
+        deadline = time.monotonic() + 10
+        waiting = 0
+        while time.monotonic() < deadline and not waiting:
+            with eng.connect() as conn:
+                waiting = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                            "AND NOT granted")).scalar()
+            time.sleep(0.02)
+    finally:
+        eng.dispose()
+    assert waiting == 1
+    commit_now.set()
+    t1.join(10)
+    t2.join(10)
+    assert not errors, errors
+    assert _flags(app, tid) == [("person_overlap", shared.id)]
+
+
+def test_simultaneous_reports_from_four_channels_are_all_flagged(app, postgres):
+    tid, groups, people = _setup(app)
+    shared = _Person(people[0])
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def reporter(i, channel):
+        try:
+            with app.app_context(), tenant_scope(tid):
+                gid, aid = groups[i % len(groups)]
+                cmd = command(_Group(gid, aid), participants=[shared, _Person(people[1 + i])], channel=channel,
+                              code=f"{channel}-{i}", start=f"18:{i * 5:02d}")
+                barrier.wait(10)
+                ingest([cmd])
+                db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reporter, args=(i, ch)) for i, ch in enumerate(("web", "app", "api", "dak"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not errors, errors
+    # Four sessions with the shared person: every pair is flagged (6 pairs; pairs of one association with
+    # mostly the same people would be double reports, but each session has its own second person).
+    kinds = sorted(k for k, _p in _flags(app, tid))
+    assert len(kinds) == 6 and set(kinds) <= {"person_overlap", "double_report"}
+
+
+def test_a_session_deleted_while_it_is_being_flagged_is_retried_cleanly(app, postgres):
+    tid, groups, people = _setup(app)
+    shared = _Person(people[0])
+    with app.app_context(), tenant_scope(tid):
+        ingest([command(_Group(*groups[0]), participants=[shared], channel="dak", code="gone-1")])
+        db.session.commit()
+    removed, commit_now, errors, results = threading.Event(), threading.Event(), [], []
+
+    def remover():
+        try:
+            with app.app_context(), tenant_scope(tid):
+                ingest([command(_Group(*groups[0]), method="remove", code="gone-1", channel="dak", start=None,
+                                stop=None)])
+                removed.set()
+                commit_now.wait(10)
+                db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            removed.set()
+
+    def reporter():
+        try:
+            with app.app_context(), tenant_scope(tid):
+                results.append(ingest([command(_Group(*groups[1]), participants=[shared], channel="web")]))
+                db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t1 = threading.Thread(target=remover)
+    t1.start()
+    assert removed.wait(10)
+    t2 = threading.Thread(target=reporter)
+    t2.start()
+    # The reporter still sees the session being deleted and flags against it: its foreign-key check waits
+    # for the deleting transaction, then fails; the check is retried from its savepoint.
+    eng = create_engine(postgres.url("apn_owner"))
+    try:
+        deadline = time.monotonic() + 10
+        waiting = 0
+        while time.monotonic() < deadline and not waiting:
+            with eng.connect() as conn:
+                waiting = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' "
+                                            "AND NOT granted")).scalar()
+            time.sleep(0.02)
+    finally:
+        eng.dispose()
+    assert waiting == 1
+    commit_now.set()
+    t1.join(10)
+    t2.join(10)
+    assert not errors, errors
+    assert results and results[0].accepted[0].notes == []
+    assert _flags(app, tid) == []
