@@ -1,0 +1,1 @@
+"""Benchmarks and their data generators (see docs/demo-data.md and docs/benchmarks.md)."""
