@@ -1,0 +1,1 @@
+"""Parsers and writers of external formats (DAK XML)."""

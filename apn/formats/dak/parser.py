@@ -1,0 +1,414 @@
+"""Safe parsing of DAK files (Digitalt aktivitetskort, versions 2.1 and 2.2) into plain records.
+
+The file is parsed with lxml with every dangerous feature off (no entity resolution, no DTD loading, no
+network, no huge trees) and refused outright when it is too big or declares a DTD: external entities and
+entity expansion ("billion laughs") never reach the parser's resolver. It is then validated against the
+XSD of its version; each schema error is attached to the smallest part of the file it concerns (a session,
+a register entry, an attendance card, an association) so that only that part is refused. Errors outside
+every session (the root, ``Kommun``) refuse the whole file, naming the lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from lxml import etree
+
+from apn.errors import DomainError
+
+NS_21 = "http://aktivitetskort.net.umea.se/importSchema.xsd"
+NS_22 = "http://sverigesforeningssystem.se/importSchema.xsd"
+NAMESPACES = (NS_21, NS_22)
+
+#: Largest file accepted (bytes). A club's half-year is a few megabytes; requests are capped at 20 MB.
+MAX_DAK_BYTES = 50 * 1024 * 1024
+
+#: How many whole-file schema errors a refusal lists.
+MAX_FILE_ERRORS = 20
+
+
+class DakFileError(DomainError):
+    """The file as a whole cannot be read (hostile, not XML, not DAK, broken outside any session)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message, field="xml", status=status, location="file")
+
+
+@dataclass
+class Mark:
+    """One ``Deltagare``/``Ledare`` of a session's attendance list."""
+
+    person_id: str
+    line: int
+    present: bool
+    disability: bool
+    temporary_leader: bool = False
+
+
+@dataclass
+class RegisterEntry:
+    """One person of ``DeltagarRegister``/``LedarRegister``."""
+
+    person_id: str
+    line: int
+    first_name: str
+    last_name: str
+    personnummer: str
+    kind: str  # participant | leader
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Association:
+    """A ``Foerening``."""
+
+    line: int
+    foerenings_id: str
+    name: str | None
+    organisationsnummer: str | None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Card:
+    """A ``Naervarokort`` (attendance card / group)."""
+
+    line: int
+    number: int | None
+    activity: str
+    facility: str
+    name: str | None
+    association: Association
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Session:
+    """A ``Sammankomst``; values are None when they could not be read (the session then has errors)."""
+
+    line: int
+    kod: str | None
+    date: dt.date | None
+    start: dt.time | None
+    stop: dt.time | None
+    stop_date: dt.date | None
+    activity: str | None
+    facility: str | None
+    session_type: str | None
+    method: str | None
+    team_sport: bool
+    participants: list[Mark]
+    leaders: list[Mark]
+    card: Card
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def participations(self) -> int:
+        """Present participants who did not lead (each register id once)."""
+        return sum(1 for m in first_per_id(self.participants) if m.present and not m.temporary_leader)
+
+    @property
+    def leader_participations(self) -> int:
+        """Present leaders plus present temporary leaders (each register id once per list)."""
+        return (sum(1 for m in first_per_id(self.leaders) if m.present)
+                + sum(1 for m in first_per_id(self.participants) if m.present and m.temporary_leader))
+
+
+@dataclass
+class DakFile:
+    """A parsed DAK file."""
+
+    namespace: str
+    version: str
+    kommun_id: int | None
+    kommun_line: int
+    associations: list[Association]
+    cards: list[Card]
+    sessions: list[Session]
+    participants: dict[str, RegisterEntry]
+    leaders: dict[str, RegisterEntry]
+
+    def counts(self) -> dict[str, int]:
+        """Sessions, participations and leader participations the file holds."""
+        return {"sessions": len(self.sessions),
+                "participations": sum(s.participations for s in self.sessions),
+                "leader_participations": sum(s.leader_participations for s in self.sessions)}
+
+
+def first_per_id(marks: list[Mark]) -> list[Mark]:
+    """The marks with the first of each register id (a person listed twice counts once)."""
+    seen: set[str] = set()
+    out = []
+    for m in marks:
+        if m.person_id not in seen:
+            seen.add(m.person_id)
+            out.append(m)
+    return out
+
+
+# --- schemas --------------------------------------------------------------------------------------------
+
+@cache
+def _schema_text(version: str) -> str:
+    return resources.files("apn.formats.dak").joinpath(f"importSchema-{version}.xsd").read_text("utf-8")
+
+
+@cache
+def schema(version: str, namespace: str | None = None) -> etree.XMLSchema:
+    """The XSD of ``version`` ("2.1" or "2.2"), optionally moved into another of the two namespaces."""
+    text = _schema_text(version)
+    own = NS_21 if version == "2.1" else NS_22
+    if namespace and namespace != own:
+        text = text.replace(own, namespace)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.XMLSchema(etree.fromstring(text.encode("utf-8"), parser))
+
+
+def schema_for(namespace: str, version: str) -> etree.XMLSchema:
+    """The schema a file is checked against.
+
+    A file in the 2.1 namespace saying version 2.1 (or nothing) is checked strictly against 2.1. Every
+    other combination (the 2.2 namespace, or ``version="2.2"`` in the 2.1 namespace, which vendors send) is
+    checked against the 2.2 structure in the file's namespace.
+    """
+    if namespace == NS_21 and version in ("", "2.1", "2.10"):
+        return schema("2.1")
+    return schema("2.2", namespace)
+
+
+# --- safe parsing ---------------------------------------------------------------------------------------
+
+_DTD_RE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def parse_xml(xml: bytes, max_bytes: int = MAX_DAK_BYTES) -> etree._ElementTree:
+    """Parse untrusted XML: refuse oversized input and any DTD; never resolve entities or fetch anything."""
+    if not isinstance(xml, bytes | bytearray):
+        raise DakFileError("the DAK file must be sent as bytes")
+    if len(xml) > max_bytes:
+        raise DakFileError(f"the file is {len(xml):,} bytes; at most {max_bytes:,} bytes are accepted", 413)
+    if not xml.strip():
+        raise DakFileError("the file is empty")
+    if _DTD_RE.search(xml):
+        raise DakFileError("the file declares a DTD or entities (<!DOCTYPE>/<!ENTITY>); DAK files must not, "
+                           "and such files are refused for safety", 400)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, remove_pis=True, collect_ids=False)
+    try:
+        root = etree.fromstring(bytes(xml), parser)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno or (exc.position[0] if exc.position else None)
+        msg = (exc.msg or str(exc)).strip()
+        raise DakFileError(f"line {line}: the file is not well-formed XML: {msg}") from exc
+    tree = root.getroottree()
+    if tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
+        # Reached only by encodings the byte check cannot read (e.g. UTF-16).
+        raise DakFileError("the file declares a DTD; DAK files must not, and such files are refused for safety",
+                           400)
+    return tree
+
+
+# --- reading values -------------------------------------------------------------------------------------
+
+def _local(tag) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""  # comments and PIs have no str tag
+
+
+def _ns(el) -> str:
+    """``{namespace}`` of an element (a DAK file is in one namespace), for lxml's fast C lookups."""
+    tag = el.tag
+    return tag[:tag.index("}") + 1] if isinstance(tag, str) and tag.startswith("{") else ""
+
+
+def _child(el, name: str):
+    return el.find(_ns(el) + name)
+
+
+def _children(el, name: str) -> list:
+    return el.findall(_ns(el) + name)
+
+
+def _text(el, name: str) -> str | None:
+    value = el.findtext(_ns(el) + name)
+    return None if value is None else value.strip()
+
+
+def _bool(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("true", "1"):
+        return True
+    if v in ("false", "0"):
+        return False
+    return None
+
+
+def _time(value: str | None) -> dt.time | None:
+    if not value:
+        return None
+    v = value.strip()
+    v = re.sub(r"(Z|[+-]\d{2}:\d{2})$", "", v)
+    try:
+        return dt.time.fromisoformat(v).replace(microsecond=0, tzinfo=None)
+    except ValueError:
+        return None
+
+
+def _date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    v = re.sub(r"(Z|[+-]\d{2}:\d{2})$", "", value.strip())
+    try:
+        return dt.date.fromisoformat(v)
+    except ValueError:
+        return None
+
+
+_NS_RE = re.compile(r"\{[^}]*\}")
+_DIGITS_RE = re.compile(r"'[^']*\d{4}[^']*'")
+
+
+def _clean(message: str) -> str:
+    return _NS_RE.sub("", message).strip()
+
+
+# --- the file -------------------------------------------------------------------------------------------
+
+def parse_dak(xml: bytes, max_bytes: int = MAX_DAK_BYTES) -> DakFile:
+    """Parse and schema-check a DAK file; per-part problems are recorded on the part, whole-file ones raise."""
+    tree = parse_xml(xml, max_bytes)
+    root = tree.getroot()
+    qn = etree.QName(root.tag)
+    if qn.localname != "Aktivitetskort" or qn.namespace not in NAMESPACES:
+        raise DakFileError(f"line {root.sourceline}: not a DAK file: the root element must be Aktivitetskort in "
+                           f"the namespace {NS_21} (2.1) or {NS_22} (2.2), not {_clean(str(qn.text))!r}"
+                           + (f" in {qn.namespace}" if qn.namespace else " without a namespace"))
+    ns = qn.namespace
+    kommun = _child(root, "Kommun")
+    version = (kommun.get("version") or "").strip() if kommun is not None else ""
+    xsd = schema_for(ns, version)
+    xsd.validate(tree)
+
+    # Read the parts, leniently.
+    kommun_id = None
+    if kommun is not None:
+        try:
+            kommun_id = int((kommun.get("kommunID") or "").strip())
+        except ValueError:
+            kommun_id = None
+    by_element: dict = {}
+    associations: list[Association] = []
+    cards: list[Card] = []
+    sessions: list[Session] = []
+    for f_el in _children(kommun, "Foerening") if kommun is not None else []:
+        assoc = Association(f_el.sourceline, (f_el.get("foereningsID") or "").strip(),
+                            f_el.get("foereningsNamn"), (f_el.get("organisationsnummer") or "").strip() or None)
+        associations.append(assoc)
+        by_element[f_el] = assoc
+        for c_el in _children(f_el, "Naervarokort"):
+            try:
+                number = int((c_el.get("NaervarokortNummer") or "").strip())
+            except ValueError:
+                number = None
+            card = Card(c_el.sourceline, number, _text(c_el, "Aktivitet") or "", _text(c_el, "Lokal") or "",
+                        _text(c_el, "NamnPaaKort") or None, assoc)
+            cards.append(card)
+            by_element[c_el] = card
+            box = _child(c_el, "Sammankomster")
+            for s_el in _children(box, "Sammankomst") if box is not None else []:
+                s = _read_session(s_el, card)
+                sessions.append(s)
+                by_element[s_el] = s
+    participants: dict[str, RegisterEntry] = {}
+    leaders: dict[str, RegisterEntry] = {}
+    for reg_name, item, kind, target in (("DeltagarRegister", "Deltagare", "participant", participants),
+                                         ("LedarRegister", "Ledare", "leader", leaders)):
+        reg = _child(root, reg_name)
+        for p_el in _children(reg, item) if reg is not None else []:
+            entry = RegisterEntry((p_el.get("id") or "").strip(), p_el.sourceline, _text(p_el, "Foernamn") or "",
+                                  _text(p_el, "Efternamn") or "", _text(p_el, "Personnummer") or "", kind)
+            by_element[p_el] = entry
+            if entry.person_id in target:
+                entry.errors.append(f"line {entry.line}: the id {entry.person_id!r} is in the {reg_name} twice "
+                                    f"(first at line {target[entry.person_id].line})")
+                target[entry.person_id].errors.extend(entry.errors)
+                continue
+            target[entry.person_id] = entry
+
+    # Attach each schema error to the smallest part that holds it.
+    file_errors: list[str] = []
+    for err in xsd.error_log:
+        message = f"line {err.line}: {_clean(err.message)}"
+        owner = None
+        node = None
+        if err.path:
+            try:
+                found = tree.xpath(err.path)
+                node = found[0] if found else None
+            except etree.XPathError:
+                node = None
+        while node is not None and owner is None:
+            owner = by_element.get(node)
+            node = node.getparent()
+        if isinstance(owner, RegisterEntry):
+            message = _DIGITS_RE.sub("'…'", message)  # never echo a personal number
+        if owner is None:
+            file_errors.append(message)
+        else:
+            owner.errors.append(message)
+    if file_errors:
+        shown = "; ".join(file_errors[:MAX_FILE_ERRORS])
+        more = f" (and {len(file_errors) - MAX_FILE_ERRORS} more)" if len(file_errors) > MAX_FILE_ERRORS else ""
+        raise DakFileError(f"the file does not follow the DAK {version or '2.1'} schema outside any session: "
+                           f"{shown}{more}")
+    if kommun_id is None:
+        raise DakFileError(f"line {kommun.sourceline if kommun is not None else root.sourceline}: "
+                           "Kommun@kommunID is missing or not a number")
+    return DakFile(ns, version or ("2.1" if ns == NS_21 else "2.2"), kommun_id,
+                   kommun.sourceline, associations, cards, sessions, participants, leaders)
+
+
+def _read_marks(s_el, list_name: str, item: str, participant: bool) -> list[Mark]:
+    box = _child(s_el, list_name)
+    out = []
+    if box is None:
+        return out
+    ns = _ns(box)
+    present, disability, temp_leader = ns + "Naervarande", ns + "Handikapp", ns + "TillfaelligLedare"
+    for m_el in box.iterchildren(ns + item):
+        temp = False
+        if participant:
+            temp = bool(_bool(m_el.findtext(temp_leader)) or _bool(m_el.get("tillfaelligLedare")))
+        out.append(Mark((m_el.get("id") or "").strip(), m_el.sourceline, bool(_bool(m_el.findtext(present))),
+                        bool(_bool(m_el.findtext(disability))), temp))
+    return out
+
+
+def _read_session(s_el, card: Card) -> Session:
+    method = _text(s_el, "Metod")
+    return Session(
+        line=s_el.sourceline,
+        kod=(s_el.get("kod") or "").strip() or None,
+        date=_date(s_el.get("Datum")),
+        start=_time(_text(s_el, "StartTid")),
+        stop=_time(_text(s_el, "StoppTid")),
+        stop_date=_date(_text(s_el, "StoppDatum")),
+        activity=_text(s_el, "Aktivitet"),
+        facility=_text(s_el, "Lokal"),
+        session_type=_text(s_el, "Typ"),
+        method=method.lower() if method else None,
+        team_sport=bool(_bool(_text(s_el, "Lagidrott"))),
+        participants=_read_marks(s_el, "DeltagarLista", "Deltagare", True),
+        leaders=_read_marks(s_el, "LedarLista", "Ledare", False),
+        card=card,
+    )
+
+
+def count_dak(xml: bytes) -> dict[str, int]:
+    """Sessions, participations and leader participations a DAK file holds (parsed safely, nothing stored)."""
+    return parse_dak(xml).counts()
