@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := apn
 
-.PHONY: run test lint setup postgres-binaries chromium bench clean
+.PHONY: run test lint setup postgres-binaries chromium axe screenshots bench clean
 
 $(STAMP): setup.cfg pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## make test: set up, lint, then the whole suite on SQLite and on a temporary PostgreSQL
-test: $(STAMP) postgres-binaries
+test: $(STAMP) postgres-binaries chromium axe
 	$(BIN)/ruff check .
 	APN_TEST_DB=sqlite $(BIN)/pytest
 	APN_TEST_DB=postgresql $(BIN)/pytest
@@ -32,6 +32,17 @@ lint: $(STAMP)
 
 postgres-binaries:
 	@bash scripts/ensure-postgres.sh
+
+## chromium, axe: what the browser tests (tests/browser) need: Debian's chromium and axe-core from npm
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+axe:
+	@bash scripts/ensure-axe.sh $(VENV)/axe
+
+## make screenshots: phone and desktop screenshots of the main pages into docs/screenshots/
+screenshots: $(STAMP) chromium
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -32,6 +32,11 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,
     "MAIL_FROM": "apn@localhost",
+    "MAIL_USERNAME": "",
+    "MAIL_PASSWORD": "",
+    "MAIL_USE_TLS": False,
+    # Failed sign-ins allowed per e-mail address and IP address (limits notation).
+    "LOGIN_THROTTLE": "5 per 15 minutes",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,

@@ -1,0 +1,117 @@
+"""A leader on a phone: signs in, takes attendance, loses coverage, takes another, gets coverage back, and
+both sessions arrive exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import pytest
+from browserhelpers import PHONE, axe_violations, sign_in
+from sqlalchemy import select
+
+from apn.extensions import db
+from apn.models import ActivitySession, Attendance, IdempotencyKey
+from apn.tenancy import tenant_scope
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "leader"))
+from leaderhelpers import PASSWORD, build_world  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+
+def _sessions(app, tenant_id):
+    with app.app_context(), tenant_scope(tenant_id):
+        rows = db.session.execute(select(ActivitySession).order_by(ActivitySession.start_time)).scalars().all()
+        out = []
+        for s in rows:
+            people = set(db.session.execute(select(Attendance.person_id).where(Attendance.session_id == s.id))
+                         .scalars())
+            out.append((s.start_time.strftime("%H:%M"), s.channel, people))
+        keys = db.session.execute(select(IdempotencyKey.key)).scalars().all()
+        return out, keys
+
+
+def test_offline_attendance_arrives_exactly_once(app, base, browser):
+    with app.app_context():
+        world = build_world()
+    ctx = browser.new_context(viewport=PHONE, locale="sv-SE", has_touch=True, is_mobile=True)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, base, world.email, PASSWORD, next_path=f"/k/{world.slug}/leader/")
+    assert page.url == f"{base}/k/{world.slug}/leader/"
+    # The service worker takes control of the municipality's pages.
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=10000)
+    page.click("text=P13 fotboll")
+    page.wait_for_url(f"**/leader/groups/{world.group_id}")
+    assert page.input_value("#f-date") == dt.date.today().isoformat()
+    assert page.input_value("#f-start") == "18:00"
+
+    # 1. With coverage: tap names, save; the result is shown at once.
+    page.click(f"label[for=p-{world.participant_ids[0]}]")
+    page.click(f"label[for=p-{world.participant_ids[1]}]")
+    page.click(f"label[for=l-{world.leader_id}]")
+    assert page.text_content("#present-count") == "(2 markerade som närvarande)"
+    page.click("button.save")
+    page.wait_for_selector("#result .verdict-saved, #result .verdict-accepted, #result .verdict-not_accepted")
+    assert "Skickad:" in page.text_content("#result")
+    page.wait_for_function("document.getElementById('outbox-status').textContent === 'Allt är skickat.'")
+    sessions, _ = _sessions(app, world.tenant_id)
+    assert sessions == [("18:00", "app", {world.participant_ids[0], world.participant_ids[1], world.leader_id})]
+
+    # 2. No coverage: the attendance is kept on the phone and the leader sees it waiting.
+    ctx.set_offline(True)
+    page.fill("#f-start", "19:45")
+    page.fill("#f-stop", "21:00")
+    page.click(f"label[for=p-{world.participant_ids[2]}]")
+    page.click(f"label[for=l-{world.leader_id}]")
+    page.click("button.save")
+    page.wait_for_function(
+        "document.getElementById('outbox-status').textContent === 'Väntar på att skickas: 1'")
+    assert "P13 fotboll" in page.text_content("#outbox-list")
+    assert len(_sessions(app, world.tenant_id)[0]) == 1
+    # The page opens without coverage too (from the service worker), still showing what waits.
+    page.reload()
+    page.wait_for_function(
+        "document.getElementById('outbox-status').textContent === 'Väntar på att skickas: 1'")
+
+    # 3. Coverage again: it is sent by itself, once.
+    ctx.set_offline(False)
+    page.wait_for_function("document.getElementById('outbox-status').textContent === 'Allt är skickat.'",
+                           timeout=15000)
+    page.evaluate("() => window.apnApp.sync()")  # a second send finds nothing left
+    sessions, keys = _sessions(app, world.tenant_id)
+    assert sessions == [
+        ("18:00", "app", {world.participant_ids[0], world.participant_ids[1], world.leader_id}),
+        ("19:45", "app", {world.participant_ids[2], world.leader_id}),
+    ]
+    assert len(keys) == 2 and len(set(keys)) == 2
+    # Works on a 360-px phone: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert errors == []
+    ctx.close()
+
+
+def test_plain_form_keyboard_and_errors_announced(app, base, browser):
+    """Keyboard only: tab to a name, tick it with the space bar, see the focus; a mistake is announced."""
+    with app.app_context():
+        world = build_world()
+    ctx = browser.new_context(viewport=PHONE, java_script_enabled=True)
+    page = ctx.new_page()
+    sign_in(page, base, world.email, PASSWORD, next_path=f"/k/{world.slug}/leader/groups/{world.group_id}")
+    first = f"#p-{world.participant_ids[0]}"
+    page.focus(first)
+    page.keyboard.press("Space")
+    assert page.is_checked(first)
+    outline = page.evaluate(f"getComputedStyle(document.querySelector('{first}')).outlineStyle")
+    assert outline not in ("none", "")
+    # An impossible time: the server explains it in an alert, with the field marked.
+    page.fill("#f-stop", "")
+    page.click("button.save")
+    page.wait_for_selector("[role=alert]")
+    assert "Skriv sluttiden som TT:MM." in page.text_content("[role=alert]")
+    assert page.get_attribute("#f-stop", "aria-invalid") == "true"
+    assert axe_violations(page) == []
+    ctx.close()
