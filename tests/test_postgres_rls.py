@@ -79,3 +79,19 @@ def test_audit_log_is_append_only_for_the_app_role(seeded):
             conn.rollback()
     finally:
         eng.dispose()
+
+
+def test_app_role_may_refresh_planner_statistics_but_owns_nothing(seeded):
+    pg, a, *_ = seeded
+    eng = create_engine(pg.url("apn_app", "apn_test"))
+    try:
+        with eng.connect() as conn:
+            conn.execute(text("SELECT apn_refresh_statistics()"))
+            conn.commit()
+            with pytest.raises(ProgrammingError, match="must be owner|permission denied"):
+                conn.execute(text("ALTER TABLE person ADD COLUMN x int"))
+            conn.rollback()
+    finally:
+        eng.dispose()
+    stats = pg.psql("SELECT count(*) FROM pg_stats WHERE tablename = 'activity_session'", database="apn_test")
+    assert stats.split()[2] != "0"

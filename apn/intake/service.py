@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 
 from apn.extensions import db
-from apn.intake.bulk import insert_rows
+from apn.intake.bulk import insert_rows, refresh_statistics
 from apn.intake.commands import AttendanceMark, SessionCommand
 from apn.intake.people import PersonProblem, resolve
 from apn.models import ActivitySession, Association, Attendance, Facility, GrantPeriod, Group, allocate_ids
@@ -310,6 +310,7 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
     if update_marks:
         _recount(conn, tenant_id, result)
 
+    refresh_statistics(conn, len(new_sessions) + len(replace_rows), len(att_rows))
     for hook in _after_persist:
         hook(tenant_id, affected, removed, result)
     return result
