@@ -74,7 +74,14 @@ def _app(tmp_path_factory, request):
     yield app
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+    # Close the pooled connections of every app the tests made (live servers, rate-limit apps, migration
+    # checks), not only this one, before the PostgreSQL server goes away.
+    import gc
+
+    gc.collect()
+    for engines in list(db._app_engines.values()):
+        for engine in engines.values():
+            engine.dispose()
 
 
 def _truncate(app) -> None:
@@ -117,3 +124,4 @@ def client(app):
 def runner(app):
     """CLI runner."""
     return app.test_cli_runner()
+

@@ -20,7 +20,13 @@ def live_app(_app):
             "PNR_HASH_KEY", "PNR_ENCRYPTION_KEY")
     cfg = {k: _app.config[k] for k in keep if _app.config.get(k) is not None}
     cfg.update(TESTING=True, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
-    return create_app(cfg)
+    live = create_app(cfg)
+    yield live
+    from apn.extensions import db
+
+    with live.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
