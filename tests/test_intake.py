@@ -130,8 +130,15 @@ def test_partner_code_add_replaces_update_patches_remove_deletes(setup):
                              stop_time=None, channel="api", method="update", partner_code="S-001",
                              attendance=[AttendanceMark(PersonRef(person_id=k0.id)),
                                          AttendanceMark(PersonRef(person_id=k2.id), present=False)])
+        before_update = s.updated_at
         third = ingest([upd]).accepted[0]
         assert third.action == "updated" and third.participations == 1  # k0 present, k2 now absent
+        db.session.refresh(s)
+        assert s.updated_at > before_update  # change feeds see an attendance-only update
+        # an update without marks changes nothing and still reports the stored counts
+        bare = SessionCommand(association_id=a.id, group_id=None, session_date=dt.date(2025, 3, 4), start_time=None,
+                              stop_time=None, channel="api", method="update", partner_code="S-001")
+        assert ingest([bare]).accepted[0].participations == 1
         # Remove deletes it and its attendance
         rem = SessionCommand(association_id=a.id, group_id=None, session_date=None, start_time=None,
                              stop_time=None, channel="api", method="remove", partner_code="S-001")

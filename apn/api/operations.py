@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select
 
 from apn.errors import DomainError
 from apn.extensions import db
@@ -32,7 +32,6 @@ from apn.models import (
     Tenant,
     allocate_ids,
 )
-from apn.models.base import utcnow
 
 _CHUNK = 900
 
@@ -295,20 +294,10 @@ class Gateway:
             item, where, orgnr = prepared[index]
             fld, reason, status = self._translate(r.field, r.reason, item, where, orgnr)
             result.refused.append(ItemRefusal(index, r.partner_code, fld, reason, status))
-        updated: list[int] = []
         for o in intake.accepted:
             result.accepted.append(ItemAccepted(
                 int(o.ref), o.partner_code, o.action, o.session_id, o.participations, o.leader_participations,
                 [clash_note(n) for n in o.notes]))
-            if o.action == "updated":
-                updated.append(o.session_id)
-        if updated:
-            # The intake leaves the session row alone on an update; the change feed must still see it.
-            tbl = ActivitySession.__table__
-            now = utcnow()
-            for chunk in _chunks(updated):
-                self.conn.execute(update(tbl).where(tbl.c.tenant_id == self.tenant_id, tbl.c.id.in_(chunk))
-                                  .values(updated_at=now))
         return result
 
     @staticmethod

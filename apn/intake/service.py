@@ -307,7 +307,12 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
         _upsert_marks(conn, tenant_id, update_marks)
     if att_rows:
         insert_rows(conn, Attendance.__table__, att_rows)
-    if update_marks:
+    updated = [o.session_id for o in result.accepted if o.action == "updated"]
+    if updated:
+        # An update changes only attendance, but the session has changed for every reader (change feeds).
+        for chunk in _chunks(updated):
+            conn.execute(update(ActivitySession).where(ActivitySession.tenant_id == tenant_id,
+                                                       ActivitySession.id.in_(chunk)).values(updated_at=now))
         _recount(conn, tenant_id, result)
 
     refresh_statistics(conn, len(new_sessions) + len(replace_rows), len(att_rows))
