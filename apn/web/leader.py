@@ -587,15 +587,23 @@ def _data_of(session: ActivitySession) -> AttendanceForm:
         disabled={r.person_id for r in present if r.disability})
 
 
+def _changeable(session_id: int):
+    """One's own session and its group, plus a redirect to its result page when it may no longer change."""
+    session, group = own_session(session_id)
+    reason = locked_reason(session)
+    if not reason:
+        return session, group, None
+    flash(_("This report can no longer be changed: %(reason)s", reason=reason), "error")
+    return session, group, redirect(url_for("leader.result", session_id=session.id))
+
+
 @bp.get("/leader/sessions/<int:session_id>/edit")
 @login_required
 def edit(session_id: int):
     """Edit one's own report (until the period report is submitted)."""
-    session, group = own_session(session_id)
-    reason = locked_reason(session)
-    if reason:
-        flash(_("This report can no longer be changed: %(reason)s", reason=reason), "error")
-        return redirect(url_for("leader.result", session_id=session.id))
+    session, group, locked = _changeable(session_id)
+    if locked is not None:
+        return locked
     return _render_form(group, _data_of(session), session=session)
 
 
@@ -603,11 +611,9 @@ def edit(session_id: int):
 @login_required
 def save_edit(session_id: int):
     """Replace one's own report with the edited form (through the intake, channel ``web``)."""
-    session, group = own_session(session_id)
-    reason = locked_reason(session)
-    if reason:
-        flash(_("This report can no longer be changed: %(reason)s", reason=reason), "error")
-        return redirect(url_for("leader.result", session_id=session.id))
+    session, group, locked = _changeable(session_id)
+    if locked is not None:
+        return locked
     data = parse_form(request.form)
     outcome = _save(group, data, "web", session_id=session.id)
     if outcome is None:
@@ -621,11 +627,9 @@ def save_edit(session_id: int):
 @login_required
 def delete(session_id: int):
     """Delete one's own report (until the period report is submitted)."""
-    session, group = own_session(session_id)
-    reason = locked_reason(session)
-    if reason:
-        flash(_("This report can no longer be changed: %(reason)s", reason=reason), "error")
-        return redirect(url_for("leader.result", session_id=session.id))
+    session, group, locked = _changeable(session_id)
+    if locked is not None:
+        return locked
     cmd = SessionCommand(association_id=session.association_id, group_id=session.group_id,
                          session_date=session.session_date, start_time=None, stop_time=None, channel=session.channel,
                          method="remove", session_id=session.id, reported_by_user_id=int(current_user.id))
