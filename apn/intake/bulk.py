@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
+
+
+def one_of(conn, column, values: list):
+    """``column IN values`` for a long list of values.
+
+    PostgreSQL: ``column = ANY(:array)`` with the list as one array parameter, so a list of thousands of
+    values is neither compiled into thousands of placeholders nor parsed again by the driver on every call.
+    SQLite: a plain ``IN`` (callers keep lists under its parameter limit).
+    """
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def insert_rows(conn, table, rows: list[dict]) -> None:
@@ -28,7 +41,7 @@ def insert_rows(conn, table, rows: list[dict]) -> None:
         params[col.name] = [value] * len(rows)
         keys.append(col.name)
     casts = ", ".join(
-        f"%({k})s::{table.c[k].type.compile(dialect=conn.dialect)}[]" for k in keys
+        f"%({k})b::{table.c[k].type.compile(dialect=conn.dialect)}[]" for k in keys
     )
     sql = f"INSERT INTO {table.name} ({', '.join(keys)}) SELECT * FROM unnest({casts})"
     conn.exec_driver_sql(sql, params)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, insert, select, tuple_
+from sqlalchemy import and_, select, tuple_
 
 from apn.extensions import db
 from apn.identity import IdentityError, encrypt_pnr, parse_personnummer, pnr_hash
-from apn.intake.bulk import insert_rows
+from apn.intake.bulk import insert_rows, one_of
 from apn.intake.commands import PersonRef
 from apn.models import PartnerPerson, Person, allocate_ids
 
@@ -84,11 +84,9 @@ def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None
             for r in rs:
                 out[id(r)] = pid if pid in found else PersonProblem("person_id", f"unknown person {pid}")
 
+    known_ext: dict[str, int] = {}
     if by_ext:
-        rows = conn.execute(select(PartnerPerson.external_id, PartnerPerson.person_id).where(
-            PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,
-            PartnerPerson.external_id.in_(list(by_ext)))).all()
-        known = dict(rows)
+        known = known_ext = _external_ids(conn, tenant_id, partner_client_id, list(by_ext))
         for ext, rs in by_ext.items():
             for r in rs:
                 out[id(r)] = known.get(ext) or PersonProblem(
@@ -97,7 +95,7 @@ def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None
     new_rows: list[dict] = []
     if by_hash:
         existing = dict(conn.execute(select(Person.pnr_hash, Person.id).where(
-            Person.tenant_id == tenant_id, Person.pnr_hash.in_(list(by_hash)))).all())
+            Person.tenant_id == tenant_id, one_of(conn, Person.pnr_hash, list(by_hash)))).all())
         missing = [h for h in by_hash if h not in existing]
         ids = list(allocate_ids(conn, "person", len(missing)))
         for h, pid in zip(missing, ids, strict=True):
@@ -142,12 +140,22 @@ def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None
         insert_rows(conn, Person.__table__, new_rows)
 
     if partner_client_id is not None:
-        _remember_external_ids(conn, tenant_id, partner_client_id, refs, out)
+        _remember_external_ids(conn, tenant_id, partner_client_id, refs, out, known_ext)
     return out
 
 
+def _external_ids(conn, tenant_id: int, partner_client_id: int | None, external_ids: list[str]) -> dict[str, int]:
+    """The partner's person ids that are known: external id -> person id."""
+    if partner_client_id is None:
+        return {}
+    return dict(conn.execute(select(PartnerPerson.external_id, PartnerPerson.person_id).where(
+        PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,
+        one_of(conn, PartnerPerson.external_id, external_ids))).all())
+
+
 def _remember_external_ids(conn, tenant_id: int, partner_client_id: int, refs: list[PersonRef],
-                           out: dict[int, int | PersonProblem]) -> None:
+                           out: dict[int, int | PersonProblem], known_ext: dict[str, int]) -> None:
+    """Store the partner's ids of the people of this batch (``known_ext``: those already looked up)."""
     pairs = {}
     for r in refs:
         pid = out.get(id(r))
@@ -155,14 +163,15 @@ def _remember_external_ids(conn, tenant_id: int, partner_client_id: int, refs: l
             pairs[r.external_id] = pid
     if not pairs:
         return
-    known = dict(conn.execute(select(PartnerPerson.external_id, PartnerPerson.person_id).where(
-        PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,
-        PartnerPerson.external_id.in_(list(pairs)))).all())
+    unknown = [e for e in pairs if e not in known_ext]
+    known = {e: known_ext[e] for e in pairs if e in known_ext}
+    if unknown:
+        known.update(_external_ids(conn, tenant_id, partner_client_id, unknown))
     new = [{"tenant_id": tenant_id, "partner_client_id": partner_client_id, "external_id": e, "person_id": p}
            for e, p in pairs.items() if e not in known]
     changed = [(e, p) for e, p in pairs.items() if e in known and known[e] != p]
     if new:
-        conn.execute(insert(PartnerPerson), new)
+        insert_rows(conn, PartnerPerson.__table__, new)
     for e, p in changed:
         conn.execute(PartnerPerson.__table__.update().where(and_(
             PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,
