@@ -153,12 +153,13 @@ def generate(app, participations: int, seed: int = 2025, bulk_url: str | None = 
                 kids, leaders = pool[ai]
                 want = participations - made if k == n_sessions - 1 else rnd.randint(5, 15)
                 want = max(0, min(want, len(kids)))
+                span = (start.isoformat(sep=" "), end.isoformat(sep=" "))
                 for pid in rnd.sample(kids, want):
-                    rows.append((tid, sid, pid, "participant", rnd.random() > 0.03, False))
+                    rows.append((tid, sid, pid, *span, "participant", rnd.random() > 0.03, False))
                 made += want
                 n_lead = rnd.choices([0, 1, 2], [3, 80, 17])[0]
                 for pid in rnd.sample(leaders, n_lead):
-                    rows.append((tid, sid, pid, "leader", True, False))
+                    rows.append((tid, sid, pid, *span, "leader", True, False))
             _bulk(conn, Person.__table__, people)
             _bulk(conn, ActivitySession.__table__, sessions)
             _bulk(conn, Attendance.__table__, rows)

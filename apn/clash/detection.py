@@ -37,10 +37,11 @@ from dataclasses import dataclass
 from itertools import zip_longest
 
 from flask import current_app
-from sqlalchemy import Date, and_, bindparam, delete, func, select, text, tuple_
+from sqlalchemy import DateTime, and_, bindparam, delete, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from apn.intake.service import MAX_SESSION_HOURS
 from apn.models import ActivitySession, Attendance, ClashFlag, allocate_ids
 from apn.models.base import utcnow
 
@@ -55,29 +56,26 @@ RETRIES = 3
 #: SQLSTATEs retried from the savepoint: foreign-key violation, deadlock, serialization failure.
 RETRY_STATES = frozenset({"23503", "40P01", "40001"})
 DAY = dt.timedelta(days=1)
+#: Memory for the rescan's sorts (PostgreSQL ``work_mem``, for that one statement of that transaction).
+SCAN_WORK_MEM = "256MB"
 
 _att = Attendance.__table__
 _ses = ActivitySession.__table__
 _flag = ClashFlag.__table__
 
 
-@dataclass(frozen=True)
 class Wanted:
-    """A flag that should exist."""
+    """A flag that should exist; ``key`` is its identity within its tenant (``clash_key``)."""
 
-    tenant_id: int
-    kind: str
-    session_id: int
-    other_session_id: int | None = None
-    person_id: int | None = None
-    other_ref: str | None = None
-    other_first: bool | None = None
+    __slots__ = ("tenant_id", "kind", "session_id", "other_session_id", "person_id", "other_ref", "other_first",
+                 "key")
 
-    @property
-    def key(self) -> str:
-        """The flag's identity within its tenant (``clash_key``)."""
-        return ":".join((self.kind, str(self.session_id), str(self.other_session_id or ""),
-                         str(self.person_id or ""), self.other_ref or ""))
+    def __init__(self, tenant_id: int, kind: str, session_id: int, other_session_id: int | None = None,
+                 person_id: int | None = None, other_ref: str | None = None, other_first: bool | None = None):
+        self.tenant_id, self.kind, self.session_id = tenant_id, kind, session_id
+        self.other_session_id, self.person_id = other_session_id, person_id
+        self.other_ref, self.other_first = other_ref, other_first
+        self.key = f"{kind}:{session_id}:{other_session_id or ''}:{person_id or ''}:{other_ref or ''}"
 
     def row(self, id_: int, now: dt.datetime) -> dict:
         """Column values for an insert."""
@@ -101,14 +99,24 @@ def _ref_base(key: str):
     return hmac.new(key.encode(), b"clash-session:", hashlib.sha256)
 
 
+def session_refs(tenant_id: int):
+    """A function from a session id of ``tenant_id`` to its :func:`session_ref` (one key lookup for many)."""
+    base = _ref_base(current_app.config["PNR_HASH_KEY"])
+    prefix = f"{tenant_id}:"
+
+    def ref(session_id: int) -> str:
+        h = base.copy()
+        h.update(f"{prefix}{session_id}".encode())
+        return h.hexdigest()
+    return ref
+
+
 def session_ref(tenant_id: int, session_id: int) -> str:
     """Opaque keyed reference to a session, stored in another municipality's flag instead of its ids.
 
     HMAC-SHA256 with the installation's ``PNR_HASH_KEY`` of ``clash-session:<tenant>:<session>``.
     """
-    h = _ref_base(current_app.config["PNR_HASH_KEY"]).copy()
-    h.update(f"{tenant_id}:{session_id}".encode())
-    return h.hexdigest()
+    return session_refs(tenant_id)(session_id)
 
 
 def _chunks(conn, items: list):
@@ -119,39 +127,56 @@ def _chunks(conn, items: list):
 
 # --- finding, at intake: by index from the batch's people -----------------------------------------------
 
-#: From each new attendance to the same person's other present attendances (``ix_attendance_clash``) and
-#: those sessions by primary key: never a scan of the tenant. ``CROSS JOIN`` fixes this join order on
-#: SQLite, whose planner otherwise drives from the ``starts_at`` index; PostgreSQL treats it as a join.
-_PAIRS_FOR_IDS = text("""
+def _since(dialect: str, column: str) -> str:
+    """SQL for ``column`` minus the longest a session may last: a lower bound on the start of any session
+    that still runs at ``column`` (the intake refuses longer sessions)."""
+    if dialect == "postgresql":
+        return f"{column} - INTERVAL '{MAX_SESSION_HOURS} hours'"
+    return f"datetime({column}, '-{MAX_SESSION_HOURS} hours')"
+
+
+#: From each new attendance to the same person's other present attendances that overlap it, read by time
+#: from ``ix_attendance_span`` (only those starting within a day before the new session's end), then those
+#: sessions by primary key: never a scan of the tenant, nor of the person's whole history. ``CROSS JOIN``
+#: fixes this join order on SQLite; on PostgreSQL see :func:`_written_join_order`.
+_PAIRS_SQL = """
 SELECT n.session_id, o.session_id, n.person_id, n.role, o.role, ns.association_id, os.association_id,
        ns.session_date, os.session_date
-FROM activity_session AS ns
-CROSS JOIN attendance AS n
+FROM attendance AS n
 CROSS JOIN attendance AS o
+CROSS JOIN activity_session AS ns
 CROSS JOIN activity_session AS os
-WHERE ns.tenant_id = :t AND ns.id IN :ids
-  AND n.tenant_id = ns.tenant_id AND n.session_id = ns.id AND n.present
-  AND o.tenant_id = n.tenant_id AND o.person_id = n.person_id AND o.session_id <> n.session_id AND o.present
+WHERE n.tenant_id = :t AND n.session_id IN :ids AND n.present
+  AND o.tenant_id = n.tenant_id AND o.person_id = n.person_id
+  AND o.starts_at > {since} AND o.starts_at < n.ends_at AND o.ends_at > n.starts_at
+  AND o.session_id <> n.session_id AND o.present
+  AND ns.tenant_id = n.tenant_id AND ns.id = n.session_id
   AND os.tenant_id = o.tenant_id AND os.id = o.session_id
-  AND os.starts_at < ns.ends_at AND ns.starts_at < os.ends_at
-""").bindparams(bindparam("ids", expanding=True))
+"""
 
 #: The same for other tenants, by the keyed hash of the personal number (``ix_person_pnr_hash``). Runs in
-#: system scope and returns only ids and times, never names.
-_CROSS_FOR_IDS = text("""
+#: system scope and returns only ids and an order, never names.
+_CROSS_SQL = """
 SELECT n.session_id, n.person_id, o.tenant_id, o.session_id, op.id,
        CASE WHEN os.reported_at < ns.reported_at OR (os.reported_at = ns.reported_at AND o.tenant_id < :t)
             THEN 1 ELSE 0 END
-FROM activity_session AS ns CROSS JOIN attendance AS n CROSS JOIN person AS np CROSS JOIN person AS op
-     CROSS JOIN attendance AS o CROSS JOIN activity_session AS os
-WHERE ns.tenant_id = :t AND ns.id IN :ids
-  AND n.tenant_id = ns.tenant_id AND n.session_id = ns.id AND n.present
+FROM attendance AS n CROSS JOIN person AS np CROSS JOIN person AS op CROSS JOIN attendance AS o
+     CROSS JOIN activity_session AS ns CROSS JOIN activity_session AS os
+WHERE n.tenant_id = :t AND n.session_id IN :ids AND n.present
   AND np.tenant_id = n.tenant_id AND np.id = n.person_id AND np.pnr_hash IS NOT NULL
   AND op.pnr_hash = np.pnr_hash AND op.tenant_id <> np.tenant_id
   AND o.tenant_id = op.tenant_id AND o.person_id = op.id AND o.present
+  AND o.starts_at > {since} AND o.starts_at < n.ends_at AND o.ends_at > n.starts_at
+  AND ns.tenant_id = n.tenant_id AND ns.id = n.session_id
   AND os.tenant_id = o.tenant_id AND os.id = o.session_id
-  AND os.starts_at < ns.ends_at AND ns.starts_at < os.ends_at
-""").bindparams(bindparam("ids", expanding=True))
+"""
+
+
+@functools.lru_cache(maxsize=8)
+def _for_ids(template: str, dialect: str):
+    return text(template.format(since=_since(dialect, "n.starts_at"))).bindparams(
+        bindparam("ids", expanding=True))
+
 
 #: Everything stored about the batch's sessions: this tenant's flags on them and other tenants' flags
 #: that refer to them.
@@ -168,8 +193,8 @@ def _written_join_order(conn):
 
     Under the row-level-security policy the planner underestimates every table, and on tables without
     statistics (new or just emptied) it may start from the wrong side and scan the tenant once per row.
-    The written order goes from the batch's sessions by primary key to their attendance, to the same
-    people's other attendance by ``ix_attendance_clash``, to those sessions by primary key.
+    The written order goes from the batch's attendance by primary key to the same people's other
+    attendance by ``ix_attendance_span``, to the sessions of the pairs found by primary key.
     """
     pg = conn.dialect.name == "postgresql"
     if pg:
@@ -181,43 +206,38 @@ def _written_join_order(conn):
             conn.exec_driver_sql("SET LOCAL join_collapse_limit = DEFAULT")
 
 
-def _pairs_for_ids(conn, tid: int, ids: list[int]) -> list[tuple]:
-    out: list[tuple] = []
+def _pairs_for_ids(conn, tid: int, ids: list[int]) -> tuple[list[tuple], list[tuple]]:
+    """(in-tenant overlapping attendance pairs, cross-tenant ones) of the given sessions."""
+    pairs: list[tuple] = []
+    cross: list[tuple] = []
+    dialect = conn.dialect.name
     with _written_join_order(conn):
         for chunk in _chunks(conn, ids):
-            out.extend(r[:7] + (str(r[7]), str(r[8]))
-                       for r in conn.execute(_PAIRS_FOR_IDS, {"t": tid, "ids": chunk}))
-    return out
-
-
-def _cross_for_ids(conn, tid: int, ids: list[int]) -> list[tuple]:
-    out: list[tuple] = []
-    with _written_join_order(conn):
-        for chunk in _chunks(conn, ids):
-            out.extend(tuple(r) for r in conn.execute(_CROSS_FOR_IDS, {"t": tid, "ids": chunk}))
-    return out
+            params = {"t": tid, "ids": chunk}
+            pairs.extend(r[:7] + (str(r[7]), str(r[8]))
+                         for r in conn.execute(_for_ids(_PAIRS_SQL, dialect), params).all())
+            cross.extend(tuple(r) for r in conn.execute(_for_ids(_CROSS_SQL, dialect), params).all())
+    return pairs, cross
 
 
 # --- finding, for a period: one window pass ----------------------------------------------------------------
 
-#: The period's present participations of the tenant, plus other tenants' participations of people with
-#: the same personal-number hash (keyed by this tenant's person id). The window keeps the participations
-#: that overlap an earlier or a later one of the same person; only those leave the database.
+#: The present participations of the tenant that start in ``[lo, hi)``, plus other tenants' participations
+#: of people with the same personal-number hash (keyed by this tenant's person id), by their own times
+#: (``ix_attendance_span``). The window keeps the participations that overlap an earlier or a later one of
+#: the same person; only those are joined to their sessions and leave the database.
 _SCAN = text("""
 WITH p AS (
-  SELECT a.person_id AS who, a.tenant_id, a.person_id, a.session_id, a.role, s.starts_at, s.ends_at,
-         s.association_id, s.reported_at, s.session_date
-  FROM activity_session s CROSS JOIN attendance a
-  WHERE s.tenant_id = :t AND s.session_date BETWEEN :lo AND :hi
-    AND a.tenant_id = s.tenant_id AND a.session_id = s.id AND a.present
+  SELECT a.person_id AS who, a.tenant_id, a.person_id, a.session_id, a.role, a.starts_at, a.ends_at
+  FROM attendance a
+  WHERE a.tenant_id = :t AND a.starts_at >= :lo AND a.starts_at < :hi AND a.present
   UNION ALL
-  SELECT np.id, o.tenant_id, o.person_id, o.session_id, o.role, os.starts_at, os.ends_at,
-         os.association_id, os.reported_at, os.session_date
-  FROM person np CROSS JOIN person op CROSS JOIN attendance o CROSS JOIN activity_session os
+  SELECT np.id, o.tenant_id, o.person_id, o.session_id, o.role, o.starts_at, o.ends_at
+  FROM person np CROSS JOIN person op CROSS JOIN attendance o
   WHERE np.tenant_id = :t AND np.pnr_hash IS NOT NULL
     AND op.pnr_hash = np.pnr_hash AND op.tenant_id <> np.tenant_id
     AND o.tenant_id = op.tenant_id AND o.person_id = op.id AND o.present
-    AND os.tenant_id = o.tenant_id AND os.id = o.session_id AND os.session_date BETWEEN :lo AND :hi
+    AND o.starts_at >= :lo AND o.starts_at < :hi
 ), w AS (
   SELECT p.*,
          MAX(ends_at) OVER (PARTITION BY who ORDER BY starts_at, tenant_id, session_id
@@ -225,11 +245,13 @@ WITH p AS (
          LEAD(starts_at) OVER (PARTITION BY who ORDER BY starts_at, tenant_id, session_id) AS next_start
   FROM p
 )
-SELECT who, tenant_id, person_id, session_id, role, starts_at, ends_at, association_id, reported_at,
-       session_date
-FROM w WHERE prev_end > starts_at OR next_start < ends_at
-ORDER BY who, starts_at, tenant_id, session_id
-""").bindparams(bindparam("lo", type_=Date), bindparam("hi", type_=Date))
+SELECT w.who, w.tenant_id, w.person_id, w.session_id, w.role, w.starts_at, w.ends_at, s.association_id,
+       s.reported_at, s.session_date
+FROM w CROSS JOIN activity_session s
+WHERE (w.prev_end > w.starts_at OR w.next_start < w.ends_at)
+  AND s.tenant_id = w.tenant_id AND s.id = w.session_id
+ORDER BY w.who, w.starts_at, w.tenant_id, w.session_id
+""").bindparams(bindparam("lo", type_=DateTime), bindparam("hi", type_=DateTime))
 
 
 def _scan_range(conn, tid: int, lo: dt.date, hi: dt.date) -> tuple[list[tuple], list[tuple]]:
@@ -241,11 +263,16 @@ def _scan_range(conn, tid: int, lo: dt.date, hi: dt.date) -> tuple[list[tuple], 
     underestimates every table and would start the cross-tenant branch from all people of all tenants.
     """
     pg = conn.dialect.name == "postgresql"
-    if pg:
+    if pg:  # and room to sort a tenant-year's participations in memory
         conn.exec_driver_sql("SET LOCAL join_collapse_limit = 1")
-    rows = conn.execute(_SCAN, {"t": tid, "lo": lo - DAY, "hi": hi + DAY}).all()
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{SCAN_WORK_MEM}'")
+    # Sessions dated from the day before to the day after the range: one that starts the day before may
+    # run past midnight into it, and one dated in it may run into the next day.
+    rows = conn.execute(_SCAN, {"t": tid, "lo": dt.datetime.combine(lo - DAY, dt.time()),
+                                "hi": dt.datetime.combine(hi + 2 * DAY, dt.time())}).all()
     if pg:
         conn.exec_driver_sql("SET LOCAL join_collapse_limit = DEFAULT")
+        conn.exec_driver_sql("SET LOCAL work_mem = DEFAULT")
     pairs: list[tuple] = []
     cross: list[tuple] = []
     if not rows:
@@ -278,24 +305,24 @@ def _scan_range(conn, tid: int, lo: dt.date, hi: dt.date) -> tuple[list[tuple], 
 
 def _classify(conn, tid: int, rows: list[tuple]) -> dict[str, Wanted]:
     """Turn overlapping attendances into flags: double reports per pair, else one flag per person."""
-    by_pair: dict[tuple[int, int], dict] = {}
+    by_pair: dict[tuple[int, int], list] = {}
     for s, o, p, rs, ro, as_, ao, ds, do in rows:
-        if s > o:
-            s, o, rs, ro, as_, ao, ds, do = o, s, ro, rs, ao, as_, do, ds
-        info = by_pair.setdefault((s, o), {"people": {}, "same": as_ == ao and ds == do})
-        info["people"][p] = (rs, ro)
-    candidates = [pair for pair, info in by_pair.items() if info["same"]]
-    present = _present_counts(conn, tid, sorted({sid for pair in candidates for sid in pair}))
+        pair = (s, o) if s < o else (o, s)
+        info = by_pair.get(pair)
+        if info is None:
+            info = by_pair[pair] = [as_ == ao and ds == do, {}]
+        info[1][p] = (rs, ro) if s < o else (ro, rs)
+    present = _present_counts(conn, tid, sorted({sid for pair, info in by_pair.items() if info[0] for sid in pair}))
     wanted: dict[str, Wanted] = {}
-    for (s, o), info in by_pair.items():
-        common = len(info["people"])
-        if info["same"]:
+    for (s, o), (same, people) in by_pair.items():
+        common = len(people)
+        if same:
             union = present.get(s, 0) + present.get(o, 0) - common
             if union > 0 and common * DOUBLE_REPORT_DEN >= union * DOUBLE_REPORT_NUM:
                 w = Wanted(tid, "double_report", s, o)
                 wanted[w.key] = w
                 continue
-        for p, (rs, ro) in info["people"].items():
+        for p, (rs, ro) in people.items():
             kind = "leader_overlap" if rs in LEADING_ROLES and ro in LEADING_ROLES else "person_overlap"
             w = Wanted(tid, kind, s, o, p)
             wanted[w.key] = w
@@ -314,10 +341,13 @@ def _cross_flags(tid: int, cross: list[tuple]) -> tuple[dict[str, Wanted], dict[
     """Flags for clashes with other tenants: this tenant's, and the mirror flags of the other tenants."""
     here: dict[str, Wanted] = {}
     there: dict[tuple[int, str], Wanted] = {}
+    refs: dict = {}
+    mine = session_refs(tid)
     for s, p, ot, o, op, other_first in cross:
-        w = Wanted(tid, "other_municipality", s, None, p, session_ref(ot, o), bool(other_first))
+        theirs = refs.get(ot) or refs.setdefault(ot, session_refs(ot))
+        w = Wanted(tid, "other_municipality", s, None, p, theirs(o), bool(other_first))
         here[w.key] = w
-        m = Wanted(ot, "other_municipality", o, None, op, session_ref(tid, s), not other_first)
+        m = Wanted(ot, "other_municipality", o, None, op, mine(s), not other_first)
         there[(ot, m.key)] = m
     return here, there
 
@@ -375,14 +405,16 @@ def check_batch(conn, tid: int, ids: list[int], removed: list[int], listed_twice
     wanted: dict[str, Wanted] = {}
     mirrors: dict[tuple[int, str], Wanted] = {}
     if ids:
-        wanted = _classify(conn, tid, _pairs_for_ids(conn, tid, ids))
-        here, mirrors = _cross_flags(tid, _cross_for_ids(conn, tid, ids))
+        pairs, cross = _pairs_for_ids(conn, tid, ids)
+        wanted = _classify(conn, tid, pairs)
+        here, mirrors = _cross_flags(tid, cross)
         wanted.update(here)
         for sid, people in listed_twice.items():
             for p in sorted(people):
                 w = Wanted(tid, "listed_twice", sid, None, p)
                 wanted[w.key] = w
-    refs = [session_ref(tid, s) for s in ids + removed]
+    ref = session_refs(tid)
+    refs = [ref(s) for s in ids + removed]
     have: dict[tuple[int, str], tuple[int, str, int]] = {}
     for id_chunk, ref_chunk in zip_longest(_chunks(conn, ids), _chunks(conn, refs)):
         params = {"t": tid, "ids": id_chunk or [-1], "refs": ref_chunk or [""]}
@@ -417,23 +449,31 @@ def sync_range(conn, tid: int, lo: dt.date, hi: dt.date) -> SyncStats:
     wanted = _classify(conn, tid, rows)
     here, mirrors = _cross_flags(tid, cross)
     wanted.update(here)
+    ids = conn.execute(select(_ses.c.id).where(_ses.c.tenant_id == tid, _ses.c.session_date.between(lo, hi))
+                       ).scalars().all()
+    in_range = set(ids)
+    # The stored flags on those sessions. Both sessions of a flag overlap in time, so a flag whose other
+    # session is in the range has its own dated at most a day outside it: one join, filtered here.
     have: dict[str, int] = {}
-    for side in (_flag.c.session_id, _flag.c.other_session_id):
-        stmt = (select(_flag.c.id, _flag.c.clash_key)
-                .select_from(_flag.join(_ses, and_(_ses.c.tenant_id == _flag.c.tenant_id, _ses.c.id == side)))
-                .where(_flag.c.tenant_id == tid, _flag.c.kind != "listed_twice", _ses.c.session_date.between(lo, hi)))
-        have.update({key: i for i, key in conn.execute(stmt)})
-    ids = list(conn.execute(select(_ses.c.id).where(_ses.c.tenant_id == tid,
-                                                    _ses.c.session_date.between(lo, hi))).scalars())
+    stmt = (select(_flag.c.id, _flag.c.clash_key, _flag.c.session_id, _flag.c.other_session_id)
+            .select_from(_flag.join(_ses, and_(_ses.c.tenant_id == _flag.c.tenant_id,
+                                               _ses.c.id == _flag.c.session_id)))
+            .where(_flag.c.tenant_id == tid, _flag.c.kind != "listed_twice",
+                   _ses.c.session_date.between(lo - DAY, hi + DAY)))
+    for i, key, sid, oid in conn.execute(stmt).all():
+        if sid in in_range or oid in in_range:
+            have[key] = i
+    # Other tenants' flags that refer to those sessions (by their keyed reference).
     mirrors_have: dict[tuple[int, str], int] = {}
-    refs = [session_ref(tid, s) for s in ids]
-    if conn.dialect.name == "postgresql":  # one array parameter instead of thousands of placeholders
-        stmt = text("SELECT tenant_id, clash_key, id FROM clash_flag WHERE other_ref = ANY(CAST(:refs AS varchar[])) "
+    ref = session_refs(tid)
+    refs = [ref(s) for s in ids]
+    if conn.dialect.name == "postgresql":  # one text parameter instead of thousands of placeholders
+        stmt = text("SELECT tenant_id, clash_key, id FROM clash_flag WHERE other_ref = ANY(string_to_array(:refs, ',')) "
                     "AND kind = 'other_municipality' AND tenant_id <> :t")
-        batches = [conn.execute(stmt, {"refs": refs, "t": tid})] if refs else []
+        batches = [conn.execute(stmt, {"refs": ",".join(refs), "t": tid}).all()] if refs else []
     else:
         batches = [conn.execute(select(_flag.c.tenant_id, _flag.c.clash_key, _flag.c.id).where(
-            _flag.c.other_ref.in_(chunk), _flag.c.kind == "other_municipality", _flag.c.tenant_id != tid))
+            _flag.c.other_ref.in_(chunk), _flag.c.kind == "other_municipality", _flag.c.tenant_id != tid)).all()
             for chunk in _chunks(conn, refs)]
     for batch in batches:
         for t, key, i in batch:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 
 from apn.extensions import db
-from apn.intake.bulk import insert_rows, refresh_statistics
+from apn.intake.bulk import insert_rows, one_of, refresh_statistics
 from apn.intake.commands import AttendanceMark, SessionCommand
 from apn.intake.people import PersonProblem, resolve
 from apn.models import ActivitySession, Association, Attendance, Facility, GrantPeriod, Group, allocate_ids
@@ -248,8 +248,9 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
             continue
         if cmd.method == "update":
             sid = prev["id"]
+            span = (prev["starts_at"], prev["ends_at"])
             for pid, mark in seen.items():
-                update_marks.append((sid, _att_row(tenant_id, sid, pid, mark)))
+                update_marks.append((sid, _att_row(tenant_id, sid, span, pid, mark)))
             affected.append(sid)
             outcome = Outcome(cmd.ref, sid, "updated", notes=notes, partner_code=cmd.partner_code)
             result.accepted.append(outcome)
@@ -277,7 +278,7 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
             clear_sessions.append(sid)
             action = "replaced"
         for pid, mark in seen.items():
-            att_rows.append(_att_row(tenant_id, sid, pid, mark))
+            att_rows.append(_att_row(tenant_id, sid, (starts, ends), pid, mark))
         affected.append(sid)
         present = [m for m in seen.values() if m.present]
         result.accepted.append(Outcome(
@@ -321,8 +322,10 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
     return result
 
 
-def _att_row(tenant_id: int, sid: int, pid: int, mark: AttendanceMark) -> dict:
-    return {"tenant_id": tenant_id, "session_id": sid, "person_id": pid, "role": mark.role,
+def _att_row(tenant_id: int, sid: int, span: tuple[dt.datetime, dt.datetime], pid: int,
+             mark: AttendanceMark) -> dict:
+    return {"tenant_id": tenant_id, "session_id": sid, "starts_at": span[0], "ends_at": span[1],
+            "person_id": pid, "role": mark.role,
             "present": bool(mark.present), "disability": bool(mark.disability)}
 
 
@@ -336,7 +339,8 @@ def _key(cmd: SessionCommand):
 
 def _existing_sessions(conn, tenant_id: int, cmds: list[SessionCommand]) -> dict:
     cols = (ActivitySession.id, ActivitySession.association_id, ActivitySession.session_date,
-            ActivitySession.partner_client_id, ActivitySession.partner_code)
+            ActivitySession.starts_at, ActivitySession.ends_at, ActivitySession.partner_client_id,
+            ActivitySession.partner_code)
     out: dict = {}
     ids = [c.session_id for c in cmds if c.session_id is not None]
     codes = [(c.partner_client_id, c.partner_code) for c in cmds if c.session_id is None and c.partner_code]
@@ -352,7 +356,7 @@ def _existing_sessions(conn, tenant_id: int, cmds: list[SessionCommand]) -> dict
             cond = ActivitySession.partner_client_id.is_(None) if pcid is None else \
                 ActivitySession.partner_client_id == pcid
             for r in conn.execute(select(*cols).where(ActivitySession.tenant_id == tenant_id, cond,
-                                                      ActivitySession.partner_code.in_(chunk))).mappings():
+                                                      one_of(conn, ActivitySession.partner_code, chunk))).mappings():
                 out[("code", pcid, r["partner_code"])] = dict(r)
     return out
 

@@ -73,11 +73,12 @@ class ClashFlag(TenantEntity, db.Model):
     other_first: Mapped[bool | None] = mapped_column(Boolean)
 
 
-# Indexes the clash check needs on other aggregates' tables (created by migration 0002_clash).
-#: A person's attendances with their sessions; on PostgreSQL covering (INCLUDE present, role) for an
-#: index-only scan. Not covering on SQLite on purpose: SQLite's planner (without statistics) would prefer
-#: a covering index bound only by tenant_id over the primary key for queries by session.
-Index("ix_attendance_clash", Attendance.tenant_id, Attendance.person_id, Attendance.session_id,
-      postgresql_include=["present", "role"])
+# Indexes the clash check needs on other aggregates' tables (migrations 0002_clash and 0004_attendance_span).
+#: A person's attendances by time: the overlap check reads the few that start within a day before the new
+#: session's end. On PostgreSQL covering (INCLUDE the rest the check reads) for an index-only scan. Not
+#: covering on SQLite on purpose: SQLite's planner (without statistics) would prefer a covering index
+#: bound only by tenant_id over the primary key for queries by session.
+Index("ix_attendance_span", Attendance.tenant_id, Attendance.person_id, Attendance.starts_at,
+      postgresql_include=["ends_at", "session_id", "present", "role"])
 #: The same person in other municipalities, by keyed hash of the personal number.
 Index("ix_person_pnr_hash", Person.pnr_hash)

@@ -42,6 +42,8 @@ class ActivitySession(TenantEntity, db.Model):
             ["tenant_id", "partner_client_id"], ["partner_client.tenant_id", "partner_client.id"]
         ),
         UniqueConstraint("tenant_id", "partner_client_id", "partner_code"),
+        #: The target of attendance's span foreign key (the session's times copied onto each attendance).
+        UniqueConstraint("tenant_id", "id", "starts_at", "ends_at"),
         CheckConstraint("session_type IN ('Traening', 'Match', 'Moete', 'Oevrigt')", name="session_type"),
         CheckConstraint("channel IN ('web', 'app', 'api', 'dak')", name="channel"),
         CheckConstraint("ends_at > starts_at", name="stop_after_start"),
@@ -75,14 +77,22 @@ class ActivitySession(TenantEntity, db.Model):
 
 
 class Attendance(TenantScoped, db.Model):
-    """One person at one session: a participation, a leader participation or a temporary leader."""
+    """One person at one session: a participation, a leader participation or a temporary leader.
+
+    ``starts_at``/``ends_at`` are the session's, copied so that a person's attendances can be read by time
+    from one index (the clash check). The foreign key includes them with ``ON UPDATE CASCADE``, so the
+    database refuses a copy that differs from the session and carries a change of the session's times.
+    """
 
     __tablename__ = "attendance"
     __table_args__ = (
         ForeignKeyConstraint(
-            ["tenant_id", "session_id"],
-            ["activity_session.tenant_id", "activity_session.id"],
+            ["tenant_id", "session_id", "starts_at", "ends_at"],
+            ["activity_session.tenant_id", "activity_session.id", "activity_session.starts_at",
+             "activity_session.ends_at"],
+            name="fk_attendance_session_span",
             ondelete="CASCADE",
+            onupdate="CASCADE",
         ),
         ForeignKeyConstraint(["tenant_id", "person_id"], ["person.tenant_id", "person.id"]),
         CheckConstraint("role IN ('participant', 'leader', 'temporary_leader')", name="role"),
@@ -90,6 +100,8 @@ class Attendance(TenantScoped, db.Model):
 
     session_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime)
     role: Mapped[str] = mapped_column(String(16), default="participant")
     present: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Disability mark for this session (Handikapp).

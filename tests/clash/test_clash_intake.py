@@ -64,6 +64,47 @@ def test_sessions_crossing_midnight(world):
     assert later.accepted[0].notes == []
 
 
+def test_a_session_of_the_longest_allowed_length_is_found_by_the_time_bounded_lookup(world):
+    # The check reads a person's attendances that start at most 24 hours (the longest session the intake
+    # accepts) before the new session: a 24-hour session started the day before must still be found, and
+    # one that ended exactly when the new one starts must not.
+    p, q = world.people[:2]
+    camp = report(world.tenant, command(world.ga, start="19:00", stop="19:00", stop_date=DAY + dt.timedelta(days=1),
+                                        participants=[p, q]))
+    ended = report(world.tenant, command(world.ga2, start="18:00", stop="19:00", participants=[q]))
+    late = report(world.tenant, command(world.gb, date=DAY + dt.timedelta(days=1), start="18:59", stop="20:00",
+                                        participants=[p]))
+    assert flags(world.tenant) == [("person_overlap", sid(camp), sid(late), p.id)]
+    assert ended.accepted[0].notes == []
+
+
+def test_attendance_carries_its_session_times_and_the_database_keeps_them_equal(world):
+    from sqlalchemy.exc import IntegrityError
+
+    from apn.models import ActivitySession, Attendance
+
+    p = world.people[0]
+    one = report(world.tenant, command(world.ga, participants=[p], code="k-span"))
+    with tenant_scope(world.tenant.id):
+        session = db.session.get(ActivitySession, (world.tenant.id, sid(one)))
+        att = db.session.execute(select(Attendance)).scalar_one()
+        assert (att.starts_at, att.ends_at) == (session.starts_at, session.ends_at)
+        # a change of the session's times reaches its attendance (ON UPDATE CASCADE) ...
+        later = (session.starts_at + dt.timedelta(hours=1), session.ends_at + dt.timedelta(hours=1))
+        db.session.execute(ActivitySession.__table__.update().where(
+            ActivitySession.tenant_id == world.tenant.id, ActivitySession.id == session.id).values(
+            starts_at=later[0], ends_at=later[1]))
+        db.session.expire_all()
+        att = db.session.execute(select(Attendance)).scalar_one()
+        assert (att.starts_at, att.ends_at) == later
+        # ... and attendance with other times than its session's is refused
+        with pytest.raises(IntegrityError):
+            with db.session.begin_nested():
+                db.session.execute(Attendance.__table__.update().where(
+                    Attendance.tenant_id == world.tenant.id).values(ends_at=later[1] + dt.timedelta(minutes=5)))
+    db.session.rollback()
+
+
 # --- the five kinds, through every channel -----------------------------------------------------------------
 
 @pytest.mark.parametrize("channel", CHANNELS)
