@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "SMALL_CELL_THRESHOLD": 5,
     "SQLALCHEMY_ECHO": False,
     "API_RATE_LIMIT": "600 per minute",
+    # Lifetime of a partner's access token in seconds.
+    "API_TOKEN_TTL": 3600,
     "RATELIMIT_STORAGE_URI": "memory://",
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,

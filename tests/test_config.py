@@ -9,10 +9,12 @@ def test_precedence(tmp_path, monkeypatch):
     (tmp_path / "apn.cfg").write_text('DEFAULT_LOCALE = "en"\nSMALL_CELL_THRESHOLD = 7\nAPI_RATE_LIMIT = "1 per day"\n')
     monkeypatch.setenv("APN_SMALL_CELL_THRESHOLD", "9")
     monkeypatch.setenv("APN_SESSION_COOKIE_SECURE", "true")
+    monkeypatch.setenv("APN_API_TOKEN_TTL", "900")
     cfg = load_config(str(tmp_path), {"API_RATE_LIMIT": "5 per second"})
     assert cfg["DEFAULT_LOCALE"] == "en"  # instance file over default
     assert cfg["SMALL_CELL_THRESHOLD"] == 9  # environment over instance file, typed
     assert cfg["SESSION_COOKIE_SECURE"] is True
+    assert cfg["API_TOKEN_TTL"] == 900  # typed like its default
     assert cfg["API_RATE_LIMIT"] == "5 per second"  # overrides over everything
     assert cfg["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'apn.sqlite'}"
 

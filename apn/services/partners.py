@@ -26,7 +26,6 @@ from apn.models.base import utcnow
 from apn.services.associations import get_by_orgnr
 from apn.tenancy import require_tenant_id, system_scope
 
-DEFAULT_TOKEN_TTL = 3600
 _TOKEN_SALT = "apn.partner-token.v1"
 #: Verified against when the client id is unknown, so a wrong id costs as long as a wrong secret.
 _DUMMY_HASH: str | None = None
@@ -165,7 +164,7 @@ def authorised_association_ids(partner_id: int) -> set[int]:
 
 def token_ttl() -> int:
     """Lifetime of an access token in seconds (``API_TOKEN_TTL``, default one hour)."""
-    return int(current_app.config.get("API_TOKEN_TTL") or DEFAULT_TOKEN_TTL)
+    return int(current_app.config["API_TOKEN_TTL"])
 
 
 def _serializer() -> URLSafeSerializer:

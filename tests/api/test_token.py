@@ -99,3 +99,9 @@ def test_secret_is_stored_only_as_an_argon2_hash(app, partner):
     with app.app_context(), tenant_scope(partner.tenant_id):
         row = db.session.get(PartnerClient, (partner.tenant_id, partner.partner_id))
         assert row.secret_hash.startswith("$argon2") and partner.secret not in row.secret_hash
+
+
+def test_token_lifetime_follows_the_setting(app, client, partner, monkeypatch):
+    monkeypatch.setitem(app.config, "API_TOKEN_TTL", 120)
+    r = token_request(client, partner.client_id, partner.secret)
+    assert r.status_code == 200 and r.get_json()["expires_in"] == 120
