@@ -181,7 +181,8 @@ def parse_form(form) -> AttendanceForm:
         if not pnr:
             person.birth_date = _parse_date(birth_raw)
             if not (first and last and person.birth_date):
-                data.errors[f"new_{i}"] = _("Give a personal identity number, or first name, last name and "
+                # numbered as the form shows it again: the entries kept, without empty ones
+                data.errors[f"new_{len(data.new_people)}"] = _("Give a personal identity number, or first name, last name and "
                                             "birth date (YYYY-MM-DD).")
         data.new_people.append(person)
     return data

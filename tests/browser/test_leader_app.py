@@ -115,3 +115,45 @@ def test_plain_form_keyboard_and_errors_announced(app, base, browser):
     assert page.get_attribute("#f-stop", "aria-invalid") == "true"
     assert axe_violations(page) == []
     ctx.close()
+
+
+def test_several_new_participants_are_added_in_one_report(app, base, browser):
+    """'Add one more participant' makes another empty block, reachable by keyboard, and all are sent."""
+    from apn.models import Person
+    from apn.testing import factories as f
+
+    with app.app_context():
+        world = build_world()
+    ctx = browser.new_context(viewport=PHONE, locale="sv-SE", has_touch=True, is_mobile=True)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, base, world.email, PASSWORD, next_path=f"/k/{world.slug}/leader/groups/{world.group_id}")
+    page.click(f"label[for=l-{world.leader_id}]")
+    page.fill("#f-new-first-0", "Nora")
+    page.fill("#f-new-last-0", "Ny")
+    page.fill("#f-new-birth-0", "2013-02-02")
+    page.select_option("#f-new-sex-0", "F")
+    page.check("#f-new-dis-0")
+    page.focus("#f-new-add")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "f-new-pnr-1"
+    assert page.get_attribute(".new-entry[data-index='1']", "aria-label") == "Ny deltagare 2"
+    assert page.input_value("#f-new-first-1") == "" and not page.is_checked("#f-new-dis-1")
+    page.keyboard.type(f.make_pnr(dt.date(2011, 6, 6), 7))
+    page.check("#f-new-tl-1")
+    assert axe_violations(page) == []
+    page.click("button.save")
+    page.wait_for_selector("#result .verdict-saved, #result .verdict-accepted, #result .verdict-not_accepted")
+    assert "Skickad:" in page.text_content("#result")
+    # The form is ready for the next report: one empty block again.
+    assert page.locator(".new-entry").count() == 1 and page.input_value("#f-new-first-0") == ""
+    with app.app_context(), tenant_scope(world.tenant_id):
+        nora = db.session.execute(select(Person).where(Person.first_name == "Nora")).scalar_one()
+        other = db.session.execute(select(Person).where(Person.birth_date == dt.date(2011, 6, 6))).scalar_one()
+        marks = dict(db.session.execute(select(Attendance.person_id, Attendance.role)).all())
+        disabled = set(db.session.execute(select(Attendance.person_id).where(Attendance.disability)).scalars())
+    assert marks == {world.leader_id: "leader", nora.id: "participant", other.id: "temporary_leader"}
+    assert disabled == {nora.id}
+    assert errors == []
+    ctx.close()

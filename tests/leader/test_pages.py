@@ -98,6 +98,38 @@ def test_a_personal_number_adds_a_participant(app, leader_client, world):
     assert _attendance(app, world, sid)[person.id] == ("participant", False)
 
 
+def test_several_new_participants_in_one_save(app, leader_client, world):
+    pnr = f.make_pnr(dt.date(2011, 6, 6), 7)
+    data = _form(world, new_pnr=["", pnr, ""], new_first=["Nora", "", ""], new_last=["Ny", "", ""],
+                 new_birth=["2013-02-02", "", ""], new_sex=["F", "", ""], new_dis=["1"], new_tl=["0"])
+    resp = leader_client.post(f"/k/{world.slug}/leader/groups/{world.group_id}", data=data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    [(sid, *_)] = _sessions(app, world)
+    with app.app_context(), tenant_scope(world.tenant_id):
+        nora = db.session.execute(select(Person).where(Person.first_name == "Nora")).scalar_one()
+        other = db.session.execute(select(Person).where(Person.birth_date == dt.date(2011, 6, 6))).scalar_one()
+    att = _attendance(app, world, sid)
+    assert att[nora.id] == ("temporary_leader", False)
+    assert att[other.id] == ("participant", True)
+    assert len(att) == 6
+
+
+def test_a_refused_new_participant_keeps_what_was_typed(app, leader_client, world):
+    data = _form(world, new_pnr=["", ""], new_first=["Nora", "Utan"], new_last=["Ny", "Datum"],
+                 new_birth=["2013-02-02", ""], new_sex=["F", ""], new_tl=["0"])
+    resp = leader_client.post(f"/k/{world.slug}/leader/groups/{world.group_id}", data=data)
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    # Both entries come back filled in, the second one marked, plus an empty one for the next participant.
+    assert 'id="f-new-first-0" name="new_first" autocomplete="off" value="Nora"' in html
+    assert 'id="f-new-first-1" name="new_first" autocomplete="off" value="Utan"' in html
+    assert 'id="f-new-tl-0" name="new_tl" value="0" checked' in html
+    assert 'id="f-new-pnr-1" name="new_pnr"' in html and 'id="new_1-error"' in html
+    assert 'href="#f-new-pnr-1"' in html
+    assert 'id="f-new-first-2" name="new_first" autocomplete="off" value=""' in html
+    assert _sessions(app, world) == []
+
+
 def test_mistakes_are_explained_and_nothing_is_written(app, leader_client, world):
     resp = leader_client.post(f"/k/{world.slug}/leader/groups/{world.group_id}",
                               data=_form(world, stop="17:00"))

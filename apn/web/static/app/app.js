@@ -202,20 +202,21 @@
       present: ids('p'), leaders: ids('l'), temporary_leaders: ids('tl'), disabled: ids('dis'),
       new_people: [], taken_at: new Date().toISOString()
     };
-    var pnr = value('f-new-pnr-0');
-    var first = value('f-new-first-0');
-    var last = value('f-new-last-0');
-    var birth = value('f-new-birth-0');
-    if (pnr || first || last || birth) {
-      var np = {disability: document.getElementById('f-new-dis-0').checked,
-        temporary_leader: document.getElementById('f-new-tl-0').checked};
+    Array.prototype.forEach.call(form.querySelectorAll('.new-entry'), function (entry, i) {
+      var pnr = value('f-new-pnr-' + i);
+      var first = value('f-new-first-' + i);
+      var last = value('f-new-last-' + i);
+      var birth = value('f-new-birth-' + i);
+      if (!(pnr || first || last || birth)) { return; }
+      var np = {disability: document.getElementById('f-new-dis-' + i).checked,
+        temporary_leader: document.getElementById('f-new-tl-' + i).checked};
       if (pnr) { np.personnummer = pnr; } else {
         np.first_name = first; np.last_name = last; np.birth_date = birth || null;
-        np.sex = value('f-new-sex-0') || null;
+        np.sex = value('f-new-sex-' + i) || null;
       }
       if (first && pnr) { np.first_name = first; np.last_name = last; }
       body.new_people.push(np);
-    }
+    });
     return body;
   }
 
@@ -227,10 +228,39 @@
   function clearMarks() {
     Array.prototype.forEach.call(form.querySelectorAll('input[type=checkbox]'), function (i) { i.checked = false; });
     Array.prototype.forEach.call(form.querySelectorAll('details'), function (d) { d.open = false; });
-    ['f-new-pnr-0', 'f-new-first-0', 'f-new-last-0', 'f-new-birth-0', 'f-new-sex-0'].forEach(function (id) {
-      var e = document.getElementById(id); if (e) { e.value = ''; }
-    });
+    var entries = form.querySelectorAll('.new-entry');
+    for (var i = entries.length - 1; i > 0; i--) { entries[i].parentNode.removeChild(entries[i]); }
+    if (entries.length) { resetEntry(entries[0], 0); }
     countPresent();
+  }
+
+  // One more "new participant" block: a copy of the last one, numbered on, emptied.
+  function resetEntry(entry, i) {
+    entry.dataset.index = String(i);
+    entry.setAttribute('aria-label', fmt(T.newParticipant, i + 1));
+    Array.prototype.forEach.call(entry.querySelectorAll('.error-text'), function (e) { e.parentNode.removeChild(e); });
+    Array.prototype.forEach.call(entry.querySelectorAll('[id]'), function (e) { e.id = e.id.replace(/-\d+$/, '-' + i); });
+    Array.prototype.forEach.call(entry.querySelectorAll('label[for]'), function (l) {
+      l.htmlFor = l.htmlFor.replace(/-\d+$/, '-' + i);
+    });
+    Array.prototype.forEach.call(entry.querySelectorAll('input, select'), function (e) {
+      e.removeAttribute('aria-invalid');
+      if (e.getAttribute('aria-describedby') !== 'new-hint') { e.removeAttribute('aria-describedby'); }
+      if (e.type === 'checkbox') { e.checked = false; e.value = String(i); } else { e.value = ''; }
+    });
+  }
+
+  var addBtn = document.getElementById('f-new-add');
+  if (form && addBtn) {
+    addBtn.hidden = false;
+    addBtn.addEventListener('click', function () {
+      var entries = form.querySelectorAll('.new-entry');
+      var last = entries[entries.length - 1];
+      var copy = last.cloneNode(true);
+      resetEntry(copy, entries.length);
+      last.parentNode.insertBefore(copy, last.nextSibling);
+      copy.querySelector('input').focus();  // the group's label ("New participant 2") is read out
+    });
   }
 
   function missingField() {
