@@ -33,14 +33,21 @@ def _sessions(app, tenant_id):
         return out, keys
 
 
-def test_offline_attendance_arrives_exactly_once(app, base, browser):
+def _leader_on_phone(app, base, browser, path: str):
+    """A leader's world, signed in on a Swedish phone at ``path`` (formatted with the world's fields);
+    returns (world, context, page, the page's script errors)."""
     with app.app_context():
         world = build_world()
     ctx = browser.new_context(viewport=PHONE, locale="sv-SE", has_touch=True, is_mobile=True)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, base, world.email, PASSWORD, next_path=f"/k/{world.slug}/leader/")
+    sign_in(page, base, world.email, PASSWORD, next_path=path.format(slug=world.slug, group=world.group_id))
+    return world, ctx, page, errors
+
+
+def test_offline_attendance_arrives_exactly_once(app, base, browser):
+    world, ctx, page, errors = _leader_on_phone(app, base, browser, "/k/{slug}/leader/")
     assert page.url == f"{base}/k/{world.slug}/leader/"
     # The service worker takes control of the municipality's pages.
     page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=10000)
@@ -122,13 +129,7 @@ def test_several_new_participants_are_added_in_one_report(app, base, browser):
     from apn.models import Person
     from apn.testing import factories as f
 
-    with app.app_context():
-        world = build_world()
-    ctx = browser.new_context(viewport=PHONE, locale="sv-SE", has_touch=True, is_mobile=True)
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, base, world.email, PASSWORD, next_path=f"/k/{world.slug}/leader/groups/{world.group_id}")
+    world, ctx, page, errors = _leader_on_phone(app, base, browser, "/k/{slug}/leader/groups/{group}")
     page.click(f"label[for=l-{world.leader_id}]")
     page.fill("#f-new-first-0", "Nora")
     page.fill("#f-new-last-0", "Ny")
