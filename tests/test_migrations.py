@@ -49,3 +49,62 @@ def test_upgrade_of_empty_database_gives_the_models_schema(tmp_path, request, te
         assert _tables(owner_url) <= {"alembic_version"}
         db.session.remove()
         db.engine.dispose()
+
+
+def test_attendance_span_migration_copies_the_session_times_of_existing_rows(tmp_path, request, test_db,
+                                                                             base_config):
+    """0004 on a database holding attendance: every row gets its session's times, then the keys apply."""
+    import datetime as dt
+
+    from sqlalchemy import Date, DateTime, Time, bindparam, text
+
+    if test_db == "postgresql":
+        pg = request.getfixturevalue("postgres")
+        pg.create_database("apn_migrate_span")
+        cfg = {"DATABASE_URL": pg.url("apn_app", "apn_migrate_span"),
+               "MIGRATE_DATABASE_URL": pg.url("apn_owner", "apn_migrate_span"), "DB_APP_ROLE": "apn_app"}
+        owner_url = cfg["MIGRATE_DATABASE_URL"]
+    else:
+        cfg = {"DATABASE_URL": f"sqlite:///{tmp_path / 'span.sqlite'}"}
+        owner_url = cfg["DATABASE_URL"]
+    app = create_app({**base_config, **cfg})
+    now = dt.datetime(2025, 3, 1, 12, 0)
+    starts, ends = dt.datetime(2025, 3, 4, 18, 0), dt.datetime(2025, 3, 4, 19, 30)
+    with app.app_context():
+        upgrade(revision="0003_statistics")
+        eng = create_engine(owner_url)
+        with eng.begin() as conn:
+            if test_db == "postgresql":
+                conn.exec_driver_sql("SELECT set_config('app.all_tenants', 'on', true)")
+            rows = [
+                ("INSERT INTO tenant (id, slug, name, kommunkod, small_cell_threshold, retention_months, settings, "
+                 "created_at) VALUES (1, 'm', 'M', '2480', 5, 24, '{}', :now)", {}),
+                ("INSERT INTO association (tenant_id, id, name, organisationsnummer, disability_association, "
+                 "created_at) VALUES (1, 1, 'IF', '8020000017', false, :now)", {}),
+                ("INSERT INTO activity_group (tenant_id, id, association_id, name, active) "
+                 "VALUES (1, 1, 1, 'P13', true)", {}),
+                ("INSERT INTO person (tenant_id, id, first_name, last_name, birth_date, sex, coordination_number, "
+                 "created_at) VALUES (1, 1, 'A', 'B', :bd, 'F', false, :now)", {"bd": dt.date(2012, 1, 1)}),
+                ("INSERT INTO activity_session (tenant_id, id, group_id, association_id, session_date, start_time, "
+                 "stop_time, starts_at, ends_at, duration_minutes, session_type, team_sport, channel, reported_at, "
+                 "updated_at) VALUES (1, 1, 1, 1, :d, :st, :sp, :s, :e, 90, 'Traening', false, 'web', :now, :now)",
+                 {"d": starts.date(), "st": starts.time(), "sp": ends.time(), "s": starts, "e": ends}),
+                ("INSERT INTO attendance (tenant_id, session_id, person_id, role, present, disability) "
+                 "VALUES (1, 1, 1, 'participant', true, false)", {}),
+            ]
+            types = {"now": DateTime, "bd": Date, "d": Date, "st": Time, "sp": Time, "s": DateTime, "e": DateTime}
+            for sql, params in rows:
+                params = {"now": now, **params}
+                stmt = text(sql).bindparams(*(bindparam(k, type_=types[k]) for k in params if f":{k}" in sql))
+                conn.execute(stmt, {k: v for k, v in params.items() if f":{k}" in sql})
+        upgrade()
+        with eng.begin() as conn:
+            if test_db == "postgresql":
+                conn.exec_driver_sql("SELECT set_config('app.all_tenants', 'on', true)")
+            got = conn.execute(text("SELECT starts_at, ends_at FROM attendance").columns(
+                starts_at=DateTime, ends_at=DateTime)).one()
+            assert tuple(got) == (starts, ends)
+        assert _diff(owner_url) == []
+        eng.dispose()
+        db.session.remove()
+        db.engine.dispose()
