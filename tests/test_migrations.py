@@ -30,16 +30,20 @@ def _diff(url: str) -> list:
         eng.dispose()
 
 
-def test_upgrade_of_empty_database_gives_the_models_schema(tmp_path, request, test_db, base_config):
+def _empty_database(name: str, tmp_path, request, test_db) -> tuple[dict, str]:
+    """Settings for a new, empty database of the test run's kind, and the schema owner's URL."""
     if test_db == "postgresql":
         pg = request.getfixturevalue("postgres")
-        pg.create_database("apn_migrate_check")
-        cfg = {"DATABASE_URL": pg.url("apn_app", "apn_migrate_check"),
-               "MIGRATE_DATABASE_URL": pg.url("apn_owner", "apn_migrate_check"), "DB_APP_ROLE": "apn_app"}
-        owner_url = cfg["MIGRATE_DATABASE_URL"]
-    else:
-        cfg = {"DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite'}"}
-        owner_url = cfg["DATABASE_URL"]
+        pg.create_database(name)
+        cfg = {"DATABASE_URL": pg.url("apn_app", name), "MIGRATE_DATABASE_URL": pg.url("apn_owner", name),
+               "DB_APP_ROLE": "apn_app"}
+        return cfg, cfg["MIGRATE_DATABASE_URL"]
+    url = f"sqlite:///{tmp_path / name}.sqlite"
+    return {"DATABASE_URL": url}, url
+
+
+def test_upgrade_of_empty_database_gives_the_models_schema(tmp_path, request, test_db, base_config):
+    cfg, owner_url = _empty_database("apn_migrate_check", tmp_path, request, test_db)
     app = create_app({**base_config, **cfg})
     with app.app_context():
         upgrade()
@@ -58,15 +62,7 @@ def test_attendance_span_migration_copies_the_session_times_of_existing_rows(tmp
 
     from sqlalchemy import Date, DateTime, Time, bindparam, text
 
-    if test_db == "postgresql":
-        pg = request.getfixturevalue("postgres")
-        pg.create_database("apn_migrate_span")
-        cfg = {"DATABASE_URL": pg.url("apn_app", "apn_migrate_span"),
-               "MIGRATE_DATABASE_URL": pg.url("apn_owner", "apn_migrate_span"), "DB_APP_ROLE": "apn_app"}
-        owner_url = cfg["MIGRATE_DATABASE_URL"]
-    else:
-        cfg = {"DATABASE_URL": f"sqlite:///{tmp_path / 'span.sqlite'}"}
-        owner_url = cfg["DATABASE_URL"]
+    cfg, owner_url = _empty_database("apn_migrate_span", tmp_path, request, test_db)
     app = create_app({**base_config, **cfg})
     now = dt.datetime(2025, 3, 1, 12, 0)
     starts, ends = dt.datetime(2025, 3, 4, 18, 0), dt.datetime(2025, 3, 4, 19, 30)
