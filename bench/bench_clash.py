@@ -18,13 +18,9 @@ import argparse
 import datetime as dt
 import hashlib
 import io
-import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import DateTime, bindparam, create_engine, insert, select, text  # noqa: E402
 
-from apn import create_app  # noqa: E402
 from apn.clash.detection import SCAN_WORK_MEM  # noqa: E402
 from apn.extensions import db  # noqa: E402
 from apn.intake import AttendanceMark, PersonRef, SessionCommand, ingest  # noqa: E402
@@ -47,11 +42,10 @@ from apn.models import (  # noqa: E402
     allocate_ids,
 )
 from apn.tenancy import system_scope, tenant_scope  # noqa: E402
+from bench.common import bench_database, machine, migrated_app  # noqa: E402
 
 YEAR = 2025
 PER_SESSION = 20
-KEYS = {"SECRET_KEY": "bench", "PNR_HASH_KEY": "bench-pnr-key",
-        "PNR_ENCRYPTION_KEY": "x3pC6mCTcLkq2cXKhYFx1p4qYkYQ3F3Hn0u3ZbqJ1kE="}
 
 #: The reference: participations overlapping another participation of the same person, by window functions
 #: over the attendance rows and their own copy of the session times (the fastest hand-written form; the same
@@ -239,25 +233,13 @@ def _time_ingest(tid: int, data: dict, iterations: int, hook: bool) -> tuple[flo
 
 def run(kind: str, participations: int, iterations: int) -> dict:
     """Generate, measure and check one database; returns the figures."""
-    pg = None
-    tmp = tempfile.mkdtemp(prefix="apn-bench-clash-")
-    cfg = {"TESTING": True, **KEYS}
-    if kind == "postgresql":
-        from apn.testing.postgres import TempPostgres
-
-        pg = TempPostgres(database="apn_bench").start()
-        cfg.update(DATABASE_URL=pg.url("apn_app"), MIGRATE_DATABASE_URL=pg.url("apn_owner"), DB_APP_ROLE="apn_app")
-    else:
-        cfg["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite"
-    try:
-        app = create_app(cfg)
+    with bench_database(kind, "clash") as bdb:
+        pg = bdb.pg
+        app = migrated_app(bdb.config, TESTING=True)
         with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
             t0 = time.perf_counter()
             # The generator writes as the superuser on PostgreSQL (COPY is refused under row-level security).
-            engine = create_engine(pg.url("postgres")) if pg else db.engine
+            engine = create_engine(bdb.superuser_url()) if pg else db.engine
             with engine.begin() as conn:
                 gen = Generator(conn)
                 tid = gen.tenant("bench", "9001")
@@ -303,25 +285,6 @@ def run(kind: str, participations: int, iterations: int) -> dict:
                 "rescan_s": warm["seconds"], "window_s": round(window_s, 3),
                 "ratio": round(warm["seconds"] / window_s, 2), "flags": cold["flags"], "kinds": kinds,
                 "overlapping_participations": len(oracle), "agree": oracle == found}
-    finally:
-        if pg:
-            pg.stop()
-
-
-def machine() -> str:
-    """nproc, RAM, architecture and date, for the record."""
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    pgv = ""
-    try:
-        from apn.testing.postgres import find_bindir
-
-        pgv = subprocess.run([f"{find_bindir()}/postgres", "--version"], capture_output=True, text=True).stdout.strip()
-    except Exception:  # noqa: BLE001 - only for the record
-        pgv = "PostgreSQL not found"
-    import sqlite3
-
-    return (f"{dt.date.today().isoformat()}, nproc {os.cpu_count()}, RAM {ram:.0f} GiB, {platform.machine()}, "
-            f"Python {platform.python_version()}, {pgv}, SQLite {sqlite3.sqlite_version}")
 
 
 def main() -> None:

@@ -24,18 +24,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from apn import create_app  # noqa: E402
 from apn.exports.dak import export_dak_report  # noqa: E402
 from apn.extensions import db  # noqa: E402
 from apn.formats.dak import NS_22, import_dak  # noqa: E402
@@ -43,9 +38,8 @@ from apn.models import Association  # noqa: E402
 from apn.services import partners as partner_svc  # noqa: E402
 from apn.tenancy import tenant_scope  # noqa: E402
 from apn.testing import factories as f  # noqa: E402
+from bench.common import bench_database, machine, migrated_app  # noqa: E402
 
-KEYS = {"SECRET_KEY": "bench", "PNR_HASH_KEY": "bench-pnr-key",
-        "PNR_ENCRYPTION_KEY": "x3pC6mCTcLkq2cXKhYFx1p4qYkYQ3F3Hn0u3ZbqJ1kE="}
 PARTICIPANTS = 20
 LEADERS = 2
 CARDS = 30
@@ -111,22 +105,10 @@ def _timed_import(app, tenant_id: int, partner_id: int, xml: bytes) -> tuple[flo
 
 def run(kind: str, sessions: int) -> list[dict]:
     """Set up one database and time the phases; returns the rows."""
-    cfg = dict(KEYS)
-    pg = None
-    tmp = tempfile.mkdtemp(prefix="apn-bench-dak-")
-    if kind == "postgresql":
-        from apn.testing.postgres import TempPostgres
-
-        pg = TempPostgres(database="apn_bench").start()
-        cfg.update(DATABASE_URL=pg.url("apn_app"), MIGRATE_DATABASE_URL=pg.url("apn_owner"), DB_APP_ROLE="apn_app")
-    else:
-        cfg["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite"
-    try:
-        app = create_app({**cfg, "TESTING": False})
+    with bench_database(kind, "dak") as bdb:
+        pg = bdb.pg
+        app = migrated_app(bdb.config, TESTING=False)
         with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
             tenant = f.create_tenant(slug="umea", kommunkod="2480", name="Umeå kommun")
             orgnr = f.make_orgnr(31337)
             f.create_association(tenant, name="IK Bänk", orgnr=orgnr)
@@ -158,17 +140,6 @@ def run(kind: str, sessions: int) -> list[dict]:
                   f"{r['leader_participations']:6,} leader participations {r['bytes'] / 1e6:5.1f} MB "
                   f"in {r['seconds']:6.2f} s", flush=True)
         return rows
-    finally:
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def machine() -> str:
-    """nproc, RAM, architecture, Python, date."""
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{dt.date.today().isoformat()}, {os.cpu_count()} CPUs, {ram:.0f} GB RAM, {platform.machine()}, "
-            f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:

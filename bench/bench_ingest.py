@@ -22,15 +22,15 @@ are spent. Prints a Markdown table row per database and phase; the figures go to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -38,15 +38,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from apn import create_app  # noqa: E402
 from apn.extensions import db  # noqa: E402
 from apn.models import Group  # noqa: E402
 from apn.services import partners as partner_svc  # noqa: E402
 from apn.tenancy import tenant_scope  # noqa: E402
 from apn.testing import factories as f  # noqa: E402
+from bench.common import bench_database, machine, migrated_app  # noqa: E402
 
-KEYS = {"SECRET_KEY": "bench", "PNR_HASH_KEY": "bench-pnr-key",
-        "PNR_ENCRYPTION_KEY": "x3pC6mCTcLkq2cXKhYFx1p4qYkYQ3F3Hn0u3ZbqJ1kE="}
 PARTICIPANTS = 20
 LEADERS = 2
 
@@ -106,8 +104,9 @@ def setup(app, groups: int) -> tuple[str, str, str]:
         return a.organisationsnummer, client.client_id, secret
 
 
-def serve(cfg: dict, workers: int) -> tuple[subprocess.Popen, str]:
-    """gunicorn on 127.0.0.1 with the app factory; waits until it answers."""
+@contextlib.contextmanager
+def serving(cfg: dict, workers: int) -> Iterator[str]:
+    """gunicorn on 127.0.0.1 with the app factory; yields its URL once it answers, stops it afterwards."""
     port = _free_port()
     env = {**os.environ, "APN_API_RATE_LIMIT": "1000000 per minute", "PYTHONPATH": str(ROOT)}
     env.update({f"APN_{k}": str(v) for k, v in cfg.items()})
@@ -115,16 +114,24 @@ def serve(cfg: dict, workers: int) -> tuple[subprocess.Popen, str]:
         [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--timeout", "600", "--log-level", "warning", "apn:create_app()"],
         cwd=str(ROOT), env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while True:
+            try:
+                if requests.get(url + "/healthz", timeout=30).status_code == 200:
+                    break
+            except requests.RequestException:
+                if time.time() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
         try:
-            if requests.get(url + "/healthz", timeout=30).status_code == 200:
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("the server did not start")
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def phase(http: requests.Session, url: str, bodies: list[bytes], budget: float) -> dict:
@@ -150,71 +157,39 @@ def phase(http: requests.Session, url: str, bodies: list[bytes], budget: float) 
 
 def run(kind: str, sessions: int, batch: int, workers: int, budget: float) -> list[dict]:
     """Set up one database, serve it, push the three phases; returns the rows."""
-    cfg = dict(KEYS)
-    pg = None
-    tmp = tempfile.mkdtemp(prefix="apn-bench-ingest-")
-    if kind == "postgresql":
-        from apn.testing.postgres import TempPostgres
-
-        pg = TempPostgres(database="apn_bench").start()
-        cfg.update(DATABASE_URL=pg.url("apn_app"), MIGRATE_DATABASE_URL=pg.url("apn_owner"), DB_APP_ROLE="apn_app")
-    else:
-        cfg["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite"
-    proc = None
-    try:
-        app = create_app({**cfg, "TESTING": False})
-        with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
+    with bench_database(kind, "ingest") as bdb:
+        app = migrated_app(bdb.config, TESTING=False)
         groups = max(1, min(500, sessions // 10))
         first_day = dt.date.today() - dt.timedelta(days=max(1, sessions // groups // 2 + 2) * 2)
         orgnr, client_id, secret = setup(app, groups)
         data = Dataset(orgnr, groups, first_day)
-        proc, url = serve({k: v for k, v in cfg.items()}, workers)
-        http = requests.Session()
-        tok = http.post(url + "/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": client_id,
-                                                           "client_secret": secret}, timeout=60).json()
-        http.headers["Authorization"] = f"Bearer {tok['access_token']}"
-        if pg is not None:
-            # A production database has planner statistics (autovacuum); a fresh one has none, and the
-            # clash check's pair query then gets a pathological plan. Seed a little, then ANALYZE.
-            warm = json.dumps({"sessions": [data.session(i, True) for i in range(sessions, sessions + 50)]})
-            phase(http, url, [warm.encode()], budget)
-            pg.psql("ANALYZE", database="apn_bench")
+        with serving(bdb.config, workers) as url:
+            http = requests.Session()
+            tok = http.post(url + "/api/v1/auth/token", data={"grant_type": "client_credentials",
+                                                               "client_id": client_id, "client_secret": secret},
+                            timeout=60).json()
+            http.headers["Authorization"] = f"Bearer {tok['access_token']}"
+            if bdb.pg is not None:
+                # A production database has planner statistics (autovacuum); a fresh one has none, and the
+                # clash check's pair query then gets a pathological plan. Seed a little, then ANALYZE.
+                warm = json.dumps({"sessions": [data.session(i, True) for i in range(sessions, sessions + 50)]})
+                phase(http, url, [warm.encode()], budget)
+                bdb.pg.psql("ANALYZE", database="apn_bench")
 
-        half = sessions // 2
-        plans = [("first push", range(0, half), True), ("by person id", range(half, sessions), False),
-                 ("replace", range(0, half), False)]
-        rows = []
-        for name, rng, inline in plans:
-            idx = list(rng)
-            chunks = [idx[i:i + batch] for i in range(0, len(idx), batch)]
-            bodies = [json.dumps({"sessions": [data.session(i, inline) for i in c]}).encode() for c in chunks]
-            res = phase(http, url, bodies, budget)
-            rows.append({"db": kind, "phase": name, "batch": batch, "workers": workers, **res})
-            print(f"  {kind:10} {name:13} {res['sessions']:7,} sessions {res['participations']:9,} "
-                  f"participations in {res['seconds']:6.1f} s = {res['per_second']:8,.0f}/s "
-                  f"(refused {res['refused']})", flush=True)
-        return rows
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if pg is not None:
-            pg.stop()
-
-
-def machine() -> str:
-    """nproc, RAM, architecture, date."""
-    try:
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
-    except (OSError, ValueError, IndexError):
-        mem = 0
-    return f"{os.cpu_count()} CPU, {mem} GiB RAM, {platform.machine()}, {dt.date.today().isoformat()}"
+            half = sessions // 2
+            plans = [("first push", range(0, half), True), ("by person id", range(half, sessions), False),
+                     ("replace", range(0, half), False)]
+            rows = []
+            for name, rng, inline in plans:
+                idx = list(rng)
+                chunks = [idx[i:i + batch] for i in range(0, len(idx), batch)]
+                bodies = [json.dumps({"sessions": [data.session(i, inline) for i in c]}).encode() for c in chunks]
+                res = phase(http, url, bodies, budget)
+                rows.append({"db": kind, "phase": name, "batch": batch, "workers": workers, **res})
+                print(f"  {kind:10} {name:13} {res['sessions']:7,} sessions {res['participations']:9,} "
+                      f"participations in {res['seconds']:6.1f} s = {res['per_second']:8,.0f}/s "
+                      f"(refused {res['refused']})", flush=True)
+            return rows
 
 
 def main() -> None:
