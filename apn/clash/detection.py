@@ -14,7 +14,7 @@ stop date of sessions that cross midnight). What is flagged:
   sessions of two tenants; each tenant holds its own flag, which names nothing of the other one.
 
 At intake (:func:`check_batch`) the overlap check goes from the batch's attendance to the same people's
-other attendance by index, never scanning the tenant. A rescan (:func:`sync` with a date range) makes one
+other attendance by index and time, never scanning the tenant. A rescan (:func:`sync_range`) makes one
 window-function pass over the period (the participations that overlap another one of the same person),
 then pairs those up in one linear sweep.
 
@@ -138,7 +138,7 @@ def _since(dialect: str, column: str) -> str:
 #: From each new attendance to the same person's other present attendances that overlap it, read by time
 #: from ``ix_attendance_span`` (only those starting within a day before the new session's end), then those
 #: sessions by primary key: never a scan of the tenant, nor of the person's whole history. ``CROSS JOIN``
-#: fixes this join order on SQLite; on PostgreSQL see :func:`_written_join_order`.
+#: fixes this join order on SQLite; PostgreSQL gets the LATERAL form below (:data:`_PAIRS_PG`).
 _PAIRS_SQL = """
 SELECT n.session_id, o.session_id, n.person_id, n.role, o.role, ns.association_id, os.association_id,
        ns.session_date, os.session_date
