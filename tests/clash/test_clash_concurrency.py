@@ -36,6 +36,22 @@ def _flags(app, tid):
         return db.session.execute(select(ClashFlag.kind, ClashFlag.person_id)).all()
 
 
+def _waiting_for(postgres, locktype: str, seconds: float = 10) -> int:
+    """How many lock requests of ``locktype`` wait, polled until one does or ``seconds`` pass."""
+    eng = create_engine(postgres.url("apn_owner"))
+    try:
+        deadline = time.monotonic() + seconds
+        waiting = 0
+        while time.monotonic() < deadline and not waiting:
+            with eng.connect() as conn:
+                waiting = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = :k AND NOT granted"),
+                                       {"k": locktype}).scalar()
+            time.sleep(0.02)
+        return waiting
+    finally:
+        eng.dispose()
+
+
 def test_second_reporter_waits_for_the_first_and_sees_its_session(app, postgres):
     tid, groups, people = _setup(app)
     shared = _Person(people[0])
@@ -66,18 +82,7 @@ def test_second_reporter_waits_for_the_first_and_sees_its_session(app, postgres)
     t2 = threading.Thread(target=second)
     t2.start()
     # The second transaction waits on the advisory lock of the shared person while the first is open.
-    eng = create_engine(postgres.url("apn_owner"))
-    try:
-        deadline = time.monotonic() + 10
-        waiting = 0
-        while time.monotonic() < deadline and not waiting:
-            with eng.connect() as conn:
-                waiting = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                                            "AND NOT granted")).scalar()
-            time.sleep(0.02)
-    finally:
-        eng.dispose()
-    assert waiting == 1
+    assert _waiting_for(postgres, "advisory") == 1
     commit_now.set()
     t1.join(10)
     t2.join(10)
@@ -150,18 +155,7 @@ def test_a_session_deleted_while_it_is_being_flagged_is_retried_cleanly(app, pos
     t2.start()
     # The reporter still sees the session being deleted and flags against it: its foreign-key check waits
     # for the deleting transaction, then fails; the check is retried from its savepoint.
-    eng = create_engine(postgres.url("apn_owner"))
-    try:
-        deadline = time.monotonic() + 10
-        waiting = 0
-        while time.monotonic() < deadline and not waiting:
-            with eng.connect() as conn:
-                waiting = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' "
-                                            "AND NOT granted")).scalar()
-            time.sleep(0.02)
-    finally:
-        eng.dispose()
-    assert waiting == 1
+    assert _waiting_for(postgres, "transactionid") == 1
     commit_now.set()
     t1.join(10)
     t2.join(10)
