@@ -158,3 +158,31 @@ def test_several_new_participants_are_added_in_one_report(app, base, browser):
     assert disabled == {nora.id}
     assert errors == []
     ctx.close()
+
+
+def test_a_send_that_fails_is_tried_again_soon(app, base, browser):
+    """The network drops the first send (coverage flapping): the phone tries again after about 2 s by itself,
+    well before its 30-second round, and the attendance arrives once."""
+    world, ctx, page, errors = _leader_on_phone(app, base, browser, "/k/{slug}/leader/groups/{group}")
+    dropped = []
+
+    def drop_first(route):
+        if not dropped:
+            dropped.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route("**/app/sessions", drop_first)
+    page.click(f"label[for=p-{world.participant_ids[0]}]")
+    page.click(f"label[for=l-{world.leader_id}]")
+    page.click("button.save")
+    page.wait_for_function("document.getElementById('outbox-status').textContent === 'Väntar på att skickas: 1'")
+    page.wait_for_selector("#result .verdict-saved, #result .verdict-accepted, #result .verdict-not_accepted",
+                           timeout=10000)
+    assert len(dropped) == 1
+    sessions, keys = _sessions(app, world.tenant_id)
+    assert sessions == [("18:00", "app", {world.participant_ids[0], world.leader_id})]
+    assert len(keys) == 1
+    assert errors == []
+    ctx.close()

@@ -95,6 +95,16 @@
 
   // --- sending --------------------------------------------------------------------------------------
   var syncing = null;
+  // A send that fails for want of network (or a busy server) is tried again soon, then less often: coverage
+  // in a sports hall comes and goes, and the browser's "online" event can come before the network works.
+  var retryDelay = 0;
+  var retryTimer = null;
+
+  function retrySoon() {
+    if (retryTimer) { return; }
+    retryDelay = Math.min(retryDelay ? retryDelay * 2 : 2000, 30000);
+    retryTimer = setTimeout(function () { retryTimer = null; sync(); }, retryDelay);
+  }
 
   function sendOne(item, token) {
     return fetch(item.url, {
@@ -141,8 +151,12 @@
         });
       });
       return chain;
+    }).then(function (done) {
+      if (done === false) { retrySoon(); } else { retryDelay = 0; }
     }).catch(function (err) {
-      if (err && err.message === 'signin') { announce(T.signIn); } else if (!navigator.onLine) { announce(T.offline); }
+      if (err && err.message === 'signin') { announce(T.signIn); return; }
+      if (!navigator.onLine) { announce(T.offline); }
+      retrySoon();
     }).then(function () {
       syncing = null;
       return render();
@@ -294,8 +308,14 @@
     });
   }
 
-  if (sendBtn) { sendBtn.addEventListener('click', function () { sync(); }); }
-  window.addEventListener('online', function () { sync(); });
+  // Coverage is back, or the leader asks: send now, and if that fails, start the retries over from 2 s.
+  function syncAfresh() {
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    retryDelay = 0;
+    return sync();
+  }
+  if (sendBtn) { sendBtn.addEventListener('click', syncAfresh); }
+  window.addEventListener('online', syncAfresh);
   document.addEventListener('visibilitychange', function () { if (!document.hidden) { sync(); } });
   setInterval(function () { if (navigator.onLine) { sync(); } }, 30000);
   // Signing out on a shared phone: forget the copies of the pages (what is waiting stays until sent).
