@@ -104,3 +104,38 @@ def test_attendance_span_migration_copies_the_session_times_of_existing_rows(tmp
         eng.dispose()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_failed_migration_on_sqlite_leaves_the_database_as_it_was(tmp_path, test_db, base_config):
+    """SQLite runs the migrations in one real transaction: one that fails (here 0004 meets an attendance row
+    without its session) leaves the previous revision intact, with no half-rebuilt tables, and can be run
+    again once the data is fixed."""
+    import sqlite3
+
+    import pytest
+
+    if test_db != "sqlite":
+        pytest.skip("SQLite-only test; PostgreSQL runs DDL in transactions by itself, and the suite's SQLite run "
+                    "(APN_TEST_DB=sqlite) covers this")
+    path = tmp_path / "failing.sqlite"
+    app = create_app({**base_config, "DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        upgrade(revision="0003_statistics")
+        raw = sqlite3.connect(path)  # the driver's default: foreign keys not enforced
+        raw.execute("INSERT INTO attendance (tenant_id, session_id, person_id, role, present, disability) "
+                    "VALUES (1, 99, 99, 'participant', 1, 0)")
+        raw.commit()
+        with pytest.raises(Exception, match="NOT NULL"):
+            upgrade()
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003_statistics",)]
+        assert raw.execute("SELECT name FROM sqlite_master WHERE name LIKE '_alembic_tmp%'").fetchall() == []
+        columns = [r[1] for r in raw.execute("PRAGMA table_info(attendance)")]
+        assert "starts_at" not in columns
+        assert raw.execute("SELECT count(*) FROM attendance").fetchone() == (1,)
+        raw.execute("DELETE FROM attendance")
+        raw.commit()
+        raw.close()
+        upgrade()
+        assert _diff(f"sqlite:///{path}") == []
+        db.session.remove()
+        db.engine.dispose()

@@ -10,7 +10,8 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
+from sqlalchemy.pool import NullPool
 
 config = context.config
 if config.config_file_name and not current_app.testing:
@@ -32,33 +33,54 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_engine(url: str):
+    """SQLite: an engine of its own for the migrations, so they run in one real transaction with foreign
+    keys off, without changing the app's connections.
+
+    Batch mode rebuilds a table by copy, drop and rename; with foreign keys enforced, the drop would delete
+    (ON DELETE CASCADE) every row that refers to it. The pragma only takes effect outside a transaction,
+    and the driver's own transaction handling commits DDL at once, so a failed migration would leave half
+    of it behind. The driver is put in autocommit mode and SQLAlchemy's begin sends ``BEGIN`` itself.
+    """
+    engine = create_engine(url, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _autocommit_driver(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 def run_migrations_online() -> None:
-    """Run against a live connection."""
-    conf_args = current_app.extensions["migrate"].configure_args
-    if current_app.config.get("MIGRATE_DATABASE_URL"):
+    """Run against a live connection; on SQLite, check the foreign keys before committing."""
+    conf_args = dict(current_app.extensions["migrate"].configure_args)
+    url = _url()
+    sqlite = url.startswith("sqlite") and ":memory:" not in url and url.rstrip("/") != "sqlite:"
+    if sqlite:
+        connectable = _sqlite_engine(url)
+        conf_args["transactional_ddl"] = True
+    elif current_app.config.get("MIGRATE_DATABASE_URL"):
         connectable = create_engine(current_app.config["MIGRATE_DATABASE_URL"])
     else:
         connectable = target_db.engine
-    with connectable.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            # Batch mode rebuilds a SQLite table by copy, drop and rename; with foreign keys enforced, the
-            # drop would delete (ON DELETE CASCADE) the rows that refer to it. The pragma only takes effect
-            # outside a transaction; the keys are checked once the migrations are done.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()  # end SQLAlchemy's implicit transaction, so Alembic's own is a real one
-        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
-            if sqlite:
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(f"the migration left rows without their referenced row: {broken[:5]}")
-        if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-            connection.commit()
-    if connectable is not target_db.engine:
-        connectable.dispose()
+    try:
+        with connectable.connect() as connection:
+            context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError("the migration would leave rows without the row they refer to "
+                                           f"(table, rowid, parent, key): {broken[:5]}")
+    finally:
+        if connectable is not target_db.engine:
+            connectable.dispose()
 
 
 if context.is_offline_mode():
