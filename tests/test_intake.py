@@ -188,3 +188,15 @@ def test_another_tenants_group_is_unknown(setup):
         res2 = ingest([_cmd(oa, og)])
     assert res.refused[0].field == "group_id"
     assert res2.refused[0].field == "association"
+
+
+def test_a_session_twice_in_one_batch_is_refused_the_second_time(setup):
+    t, a, g, kids, leader = setup
+    first = _cmd(a, g, channel="api", partner_code="D-001", attendance=[
+        AttendanceMark(PersonRef(person_id=kids[0].id)), AttendanceMark(PersonRef(person_id=leader.id), role="leader")])
+    again = _cmd(a, g, channel="api", partner_code="D-001", stop_time=T("20:00"), attendance=[
+        AttendanceMark(PersonRef(person_id=kids[1].id)), AttendanceMark(PersonRef(person_id=leader.id), role="leader")])
+    with tenant_scope(t.id):
+        res = ingest([first, again])
+    assert [o.action for o in res.accepted] == ["created"]
+    assert [(r.field, r.reason) for r in res.refused] == [("kod", "the same session appears twice in this batch")]

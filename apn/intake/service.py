@@ -172,10 +172,18 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
         return None
 
     checked: list[tuple[SessionCommand, dict | None]] = []
+    keys_seen: set = set()
     for cmd in ok:
         def refuse(fld: str | None, reason: str, cmd=cmd) -> None:
             result.refused.append(Refusal(cmd.ref, fld, reason, cmd.partner_code))
 
+        key = _key(cmd)
+        if key is not None and key in keys_seen:
+            # one command per session and batch: the writes are set-based and do not order two of them
+            refuse("kod", "the same session appears twice in this batch")
+            continue
+        if key is not None:
+            keys_seen.add(key)
         if cmd.association_id not in known_assoc:
             refuse("association", "unknown association")
             continue
@@ -232,6 +240,10 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
             continue
         pending.append((cmd, prev, people))
 
+    # An attendance-only update writes new rows with the session's times, which the foreign key compares
+    # with the stored session: read them again under a key-share lock, so that a concurrent change of the
+    # session's times waits for this transaction (and then carries these rows along).
+    spans = _locked_spans(conn, tenant_id, [prev["id"] for cmd, prev, _ in pending if cmd.method == "update"])
     ids = iter(allocate_ids(conn, "activity_session", sum(1 for c, p, _ in pending if c.method == "add" and p is None)))
     for cmd, prev, people in pending:
         notes: list[dict] = []
@@ -248,7 +260,10 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
             continue
         if cmd.method == "update":
             sid = prev["id"]
-            span = (prev["starts_at"], prev["ends_at"])
+            span = spans.get(sid)
+            if span is None:  # removed by another transaction since it was looked up
+                result.refused.append(Refusal(cmd.ref, "kod", "no such session to update", cmd.partner_code))
+                continue
             for pid, mark in seen.items():
                 update_marks.append((sid, _att_row(tenant_id, sid, span, pid, mark)))
             affected.append(sid)
@@ -339,8 +354,7 @@ def _key(cmd: SessionCommand):
 
 def _existing_sessions(conn, tenant_id: int, cmds: list[SessionCommand]) -> dict:
     cols = (ActivitySession.id, ActivitySession.association_id, ActivitySession.session_date,
-            ActivitySession.starts_at, ActivitySession.ends_at, ActivitySession.partner_client_id,
-            ActivitySession.partner_code)
+            ActivitySession.partner_client_id, ActivitySession.partner_code)
     out: dict = {}
     ids = [c.session_id for c in cmds if c.session_id is not None]
     codes = [(c.partner_client_id, c.partner_code) for c in cmds if c.session_id is None and c.partner_code]
@@ -358,6 +372,18 @@ def _existing_sessions(conn, tenant_id: int, cmds: list[SessionCommand]) -> dict
             for r in conn.execute(select(*cols).where(ActivitySession.tenant_id == tenant_id, cond,
                                                       one_of(conn, ActivitySession.partner_code, chunk))).mappings():
                 out[("code", pcid, r["partner_code"])] = dict(r)
+    return out
+
+
+def _locked_spans(conn, tenant_id: int, ids: list[int]) -> dict[int, tuple[dt.datetime, dt.datetime]]:
+    """Session id -> (starts_at, ends_at), locked FOR KEY SHARE on PostgreSQL (SQLite serialises writers)."""
+    out: dict[int, tuple[dt.datetime, dt.datetime]] = {}
+    for chunk in _chunks(ids):
+        stmt = select(ActivitySession.id, ActivitySession.starts_at, ActivitySession.ends_at).where(
+            ActivitySession.tenant_id == tenant_id, ActivitySession.id.in_(chunk))
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(key_share=True)
+        out.update({i: (a, b) for i, a, b in conn.execute(stmt)})
     return out
 
 

@@ -162,3 +162,54 @@ def test_a_session_deleted_while_it_is_being_flagged_is_retried_cleanly(app, pos
     assert not errors, errors
     assert results and results[0].accepted[0].notes == []
     assert _flags(app, tid) == []
+
+
+def test_an_attendance_update_racing_a_change_of_times_waits_and_follows_it(app, postgres):
+    """A partner patches marks (adding a person) while another request moves the same session: the patch
+    waits for the move (key-share lock on the session), and its new row carries the new times."""
+    from apn.models import ActivitySession, Attendance
+
+    tid, groups, people = _setup(app)
+    group = _Group(*groups[0])
+    with app.app_context(), tenant_scope(tid):
+        ingest([command(group, participants=[_Person(people[0])], channel="api", code="move-1")])
+        db.session.commit()
+    moved, commit_now, errors, results = threading.Event(), threading.Event(), [], []
+
+    def mover():
+        try:
+            with app.app_context(), tenant_scope(tid):
+                ingest([command(group, participants=[_Person(people[0])], channel="api", code="move-1",
+                                start="20:00", stop="21:00")])
+                moved.set()
+                commit_now.wait(10)
+                db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            moved.set()
+
+    def patcher():
+        try:
+            with app.app_context(), tenant_scope(tid):
+                results.append(ingest([command(group, participants=[_Person(people[1])], channel="api",
+                                               code="move-1", method="update", start=None, stop=None)]))
+                db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t1 = threading.Thread(target=mover)
+    t1.start()
+    assert moved.wait(10)
+    t2 = threading.Thread(target=patcher)
+    t2.start()
+    assert _waiting_for(postgres, "transactionid") == 1
+    commit_now.set()
+    t1.join(10)
+    t2.join(10)
+    assert not errors, errors
+    assert results and results[0].accepted and not results[0].refused
+    with app.app_context(), tenant_scope(tid):
+        session = db.session.execute(select(ActivitySession)).scalar_one()
+        spans = set(db.session.execute(select(Attendance.person_id, Attendance.starts_at, Attendance.ends_at)))
+    assert session.start_time.strftime("%H:%M") == "20:00"
+    assert spans == {(people[0], session.starts_at, session.ends_at), (people[1], session.starts_at, session.ends_at)}
