@@ -52,40 +52,51 @@ def _waiting_for(postgres, locktype: str, seconds: float = 10) -> int:
         eng.dispose()
 
 
-def test_second_reporter_waits_for_the_first_and_sees_its_session(app, postgres):
-    tid, groups, people = _setup(app)
-    shared = _Person(people[0])
-    ingested, commit_now, errors = threading.Event(), threading.Event(), []
+def _race(app, postgres, tid, held: list, waiting: list, locktype: str) -> tuple[list, list]:
+    """Ingest ``held`` in a transaction kept open, then ``waiting`` in another, which must wait on a lock of
+    ``locktype``; then commit the first. Returns (the second's intake results, errors of either)."""
+    ready, release, errors, results = threading.Event(), threading.Event(), [], []
 
     def first():
         try:
             with app.app_context(), tenant_scope(tid):
-                ingest([command(_Group(*groups[0]), participants=[shared, _Person(people[1])], channel="app")])
-                ingested.set()
-                commit_now.wait(10)
+                ingest(held)
+                ready.set()
+                release.wait(10)
                 db.session.commit()
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # pragma: no cover - reported by the caller
             errors.append(exc)
-            ingested.set()
+            ready.set()
 
     def second():
         try:
             with app.app_context(), tenant_scope(tid):
-                ingest([command(_Group(*groups[1]), participants=[shared], channel="api", code="api-1")])
+                results.append(ingest(waiting))
                 db.session.commit()
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # pragma: no cover - reported by the caller
             errors.append(exc)
 
     t1 = threading.Thread(target=first)
     t1.start()
-    assert ingested.wait(10)
+    assert ready.wait(10)
     t2 = threading.Thread(target=second)
     t2.start()
-    # The second transaction waits on the advisory lock of the shared person while the first is open.
-    assert _waiting_for(postgres, "advisory") == 1
-    commit_now.set()
+    blocked = _waiting_for(postgres, locktype)
+    release.set()
     t1.join(10)
     t2.join(10)
+    assert blocked == 1, f"the second transaction did not wait on a {locktype} lock"
+    return results, errors
+
+
+def test_second_reporter_waits_for_the_first_and_sees_its_session(app, postgres):
+    tid, groups, people = _setup(app)
+    shared = _Person(people[0])
+    # The second transaction waits on the advisory lock of the shared person while the first is open.
+    _results, errors = _race(
+        app, postgres, tid,
+        [command(_Group(*groups[0]), participants=[shared, _Person(people[1])], channel="app")],
+        [command(_Group(*groups[1]), participants=[shared], channel="api", code="api-1")], "advisory")
     assert not errors, errors
     assert _flags(app, tid) == [("person_overlap", shared.id)]
 
@@ -126,39 +137,12 @@ def test_a_session_deleted_while_it_is_being_flagged_is_retried_cleanly(app, pos
     with app.app_context(), tenant_scope(tid):
         ingest([command(_Group(*groups[0]), participants=[shared], channel="dak", code="gone-1")])
         db.session.commit()
-    removed, commit_now, errors, results = threading.Event(), threading.Event(), [], []
-
-    def remover():
-        try:
-            with app.app_context(), tenant_scope(tid):
-                ingest([command(_Group(*groups[0]), method="remove", code="gone-1", channel="dak", start=None,
-                                stop=None)])
-                removed.set()
-                commit_now.wait(10)
-                db.session.commit()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-            removed.set()
-
-    def reporter():
-        try:
-            with app.app_context(), tenant_scope(tid):
-                results.append(ingest([command(_Group(*groups[1]), participants=[shared], channel="web")]))
-                db.session.commit()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    t1 = threading.Thread(target=remover)
-    t1.start()
-    assert removed.wait(10)
-    t2 = threading.Thread(target=reporter)
-    t2.start()
     # The reporter still sees the session being deleted and flags against it: its foreign-key check waits
     # for the deleting transaction, then fails; the check is retried from its savepoint.
-    assert _waiting_for(postgres, "transactionid") == 1
-    commit_now.set()
-    t1.join(10)
-    t2.join(10)
+    results, errors = _race(
+        app, postgres, tid,
+        [command(_Group(*groups[0]), method="remove", code="gone-1", channel="dak", start=None, stop=None)],
+        [command(_Group(*groups[1]), participants=[shared], channel="web")], "transactionid")
     assert not errors, errors
     assert results and results[0].accepted[0].notes == []
     assert _flags(app, tid) == []
@@ -174,38 +158,12 @@ def test_an_attendance_update_racing_a_change_of_times_waits_and_follows_it(app,
     with app.app_context(), tenant_scope(tid):
         ingest([command(group, participants=[_Person(people[0])], channel="api", code="move-1")])
         db.session.commit()
-    moved, commit_now, errors, results = threading.Event(), threading.Event(), [], []
-
-    def mover():
-        try:
-            with app.app_context(), tenant_scope(tid):
-                ingest([command(group, participants=[_Person(people[0])], channel="api", code="move-1",
-                                start="20:00", stop="21:00")])
-                moved.set()
-                commit_now.wait(10)
-                db.session.commit()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-            moved.set()
-
-    def patcher():
-        try:
-            with app.app_context(), tenant_scope(tid):
-                results.append(ingest([command(group, participants=[_Person(people[1])], channel="api",
-                                               code="move-1", method="update", start=None, stop=None)]))
-                db.session.commit()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    t1 = threading.Thread(target=mover)
-    t1.start()
-    assert moved.wait(10)
-    t2 = threading.Thread(target=patcher)
-    t2.start()
-    assert _waiting_for(postgres, "transactionid") == 1
-    commit_now.set()
-    t1.join(10)
-    t2.join(10)
+    results, errors = _race(
+        app, postgres, tid,
+        [command(group, participants=[_Person(people[0])], channel="api", code="move-1", start="20:00",
+                 stop="21:00")],
+        [command(group, participants=[_Person(people[1])], channel="api", code="move-1", method="update",
+                 start=None, stop=None)], "transactionid")
     assert not errors, errors
     assert results and results[0].accepted and not results[0].refused
     with app.app_context(), tenant_scope(tid):
