@@ -28,13 +28,8 @@ def create(tenant_slug: str, name: str, as_json: bool) -> None:
     tenant = tenant_svc.get_tenant(tenant_slug)
     with tenant_scope(tenant.id):
         client, secret = svc.create_client(name)
-        if as_json:
-            echo_json({"client_id": client.client_id, "client_secret": secret})
-        else:
-            click.echo(f"Created partner {client.name} in {tenant.name}")
-            click.echo(f"client_id:     {client.client_id}")
-            click.echo(f"client_secret: {secret}")
-            click.echo("The secret is shown only now; store it safely.")
+    _show_secret(client, secret, as_json, f"Created partner {client.name} in {tenant.name}",
+                 "The secret is shown only now; store it safely.")
 
 
 @partners.command("list")
@@ -63,12 +58,20 @@ def rotate(tenant_slug: str, client_id: str, as_json: bool) -> None:
     tenant = tenant_svc.get_tenant(tenant_slug)
     with tenant_scope(tenant.id):
         client, secret = svc.rotate_secret(client_id)
+    _show_secret(client, secret, as_json, None,
+                 "The secret is shown only now; the old secret and its tokens no longer work.")
+
+
+def _show_secret(client, secret: str, as_json: bool, heading: str | None, closing: str) -> None:
+    """Print a client's id and its new secret, once: as JSON, or as lines between a heading and a warning."""
     if as_json:
         echo_json({"client_id": client.client_id, "client_secret": secret})
-    else:
-        click.echo(f"client_id:     {client.client_id}")
-        click.echo(f"client_secret: {secret}")
-        click.echo("The secret is shown only now; the old secret and its tokens no longer work.")
+        return
+    if heading:
+        click.echo(heading)
+    click.echo(f"client_id:     {client.client_id}")
+    click.echo(f"client_secret: {secret}")
+    click.echo(closing)
 
 
 @partners.command("revoke")
