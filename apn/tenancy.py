@@ -83,14 +83,15 @@ def _apply_db_setting(session: Session | None, best_effort: bool = False) -> Non
             raise
 
 
+_SET_SCOPE = text("SELECT set_config('app.tenant_id', :t, true), set_config('app.all_tenants', :a, true)")
+
+
 def _set_pg_settings(conn) -> None:
     if conn.dialect.name != "postgresql":
         return
     scope = _scope.get()
-    conn.execute(
-        text("SELECT set_config('app.tenant_id', :t, true), set_config('app.all_tenants', :a, true)"),
-        {"t": "" if scope.tenant_id is None else str(scope.tenant_id), "a": "on" if scope.system else "off"},
-    )
+    conn.execute(_SET_SCOPE, {"t": "" if scope.tenant_id is None else str(scope.tenant_id),
+                              "a": "on" if scope.system else "off"})
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import time
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from apn.clash.detection import check_batch, retrying, sync_range
 from apn.errors import DomainError, NotFound
@@ -117,24 +117,31 @@ def flags_for_sessions(tenant_id: int, session_ids: list[int]) -> dict[int, list
         return _views(db.session.connection(), tenant_id, session_ids)
 
 
+def _views_statement():
+    """The flags on some sessions of a tenant with both sessions' associations (built once, cached by
+    SQLAlchemy's statement cache: the intake asks this after every batch)."""
+    s, o = _ses.alias("s"), _ses.alias("o")
+    ids = bindparam("ids", expanding=True)
+    return (
+        select(_flag.c.id, _flag.c.kind, _flag.c.status, _flag.c.resolution, _flag.c.session_id,
+               _flag.c.other_session_id, _flag.c.person_id, s.c.association_id.label("a_this"),
+               o.c.association_id.label("a_other"))
+        .select_from(_flag.join(s, and_(s.c.tenant_id == _flag.c.tenant_id, s.c.id == _flag.c.session_id))
+                     .outerjoin(o, and_(o.c.tenant_id == _flag.c.tenant_id, o.c.id == _flag.c.other_session_id)))
+        .where(_flag.c.tenant_id == bindparam("t"), or_(_flag.c.session_id.in_(ids), _flag.c.other_session_id.in_(ids)))
+        .order_by(_flag.c.id)
+    )
+
+
+_VIEWS = _views_statement()
+
+
 def _views(conn, tenant_id: int, session_ids: list[int]) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {}
     wanted = set(session_ids)
-    s, o = _ses.alias("s"), _ses.alias("o")
     ids = sorted(wanted)
     for i in range(0, len(ids), 900):
-        chunk = ids[i:i + 900]
-        stmt = (
-            select(_flag.c.id, _flag.c.kind, _flag.c.status, _flag.c.resolution, _flag.c.session_id,
-                   _flag.c.other_session_id, _flag.c.person_id, s.c.association_id.label("a_this"),
-                   o.c.association_id.label("a_other"))
-            .select_from(_flag.join(s, and_(s.c.tenant_id == _flag.c.tenant_id, s.c.id == _flag.c.session_id))
-                         .outerjoin(o, and_(o.c.tenant_id == _flag.c.tenant_id, o.c.id == _flag.c.other_session_id)))
-            .where(_flag.c.tenant_id == tenant_id,
-                   or_(_flag.c.session_id.in_(chunk), _flag.c.other_session_id.in_(chunk)))
-            .order_by(_flag.c.id)
-        )
-        for row in conn.execute(stmt):
+        for row in conn.execute(_VIEWS, {"t": tenant_id, "ids": ids[i:i + 900]}):
             for perspective in (row.session_id, row.other_session_id):
                 if perspective in wanted:
                     out.setdefault(perspective, []).append(_reporter_view(row, perspective))
