@@ -61,17 +61,30 @@ def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None
     by_name: dict[tuple, list[PersonRef]] = {}
     by_ext: dict[str, list[PersonRef]] = {}
     wanted_ids: dict[int, list[PersonRef]] = {}
+    # A batch names the same people many times (a group's roster in every session): each distinct
+    # number is validated and hashed once.
+    numbers: dict[str, tuple[str, object] | PersonProblem] = {}
     for ref in refs:
+        if ref.person_id is None and ref.personnummer:
+            known = numbers.get(ref.personnummer)
+            if known is None:
+                try:
+                    pn = parse_personnummer(ref.personnummer)
+                    known = (pnr_hash(pn.number), pn)
+                except IdentityError as exc:
+                    known = PersonProblem("personnummer", f"personal identity number {exc}")
+                numbers[ref.personnummer] = known
+            if isinstance(known, PersonProblem):
+                out[id(ref)] = known
+            else:
+                parsed[known[0]] = known[1]
+                by_hash.setdefault(known[0], []).append(ref)
+            continue
         problem = check_ref(ref)
         if problem:
             out[id(ref)] = problem
         elif ref.person_id is not None:
             wanted_ids.setdefault(int(ref.person_id), []).append(ref)
-        elif ref.personnummer:
-            pn = parse_personnummer(ref.personnummer)
-            h = pnr_hash(pn.number)
-            parsed[h] = pn
-            by_hash.setdefault(h, []).append(ref)
         elif ref.external_id and not (ref.first_name or ref.birth_date):
             by_ext.setdefault(ref.external_id, []).append(ref)
         else:
