@@ -42,7 +42,7 @@ from apn.models import (  # noqa: E402
     allocate_ids,
 )
 from apn.tenancy import system_scope, tenant_scope  # noqa: E402
-from bench.common import bench_database, machine, migrated_app  # noqa: E402
+from bench.common import bench_database, database_kinds, machine, migrated_app  # noqa: E402
 
 YEAR = 2025
 PER_SESSION = 20
@@ -295,7 +295,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=50)
     args = ap.parse_args()
     print(machine(), flush=True)
-    kinds = ("postgresql", "sqlite") if args.db == "both" else (args.db,)
+    kinds = database_kinds(args.db)
     for kind in kinds:
         r = run(kind, args.participations, args.iterations)
         print(r, flush=True)

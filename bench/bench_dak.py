@@ -38,7 +38,7 @@ from apn.models import Association  # noqa: E402
 from apn.services import partners as partner_svc  # noqa: E402
 from apn.tenancy import tenant_scope  # noqa: E402
 from apn.testing import factories as f  # noqa: E402
-from bench.common import bench_database, machine, migrated_app  # noqa: E402
+from bench.common import bench_database, database_kinds, machine, migrated_app, print_table  # noqa: E402
 
 PARTICIPANTS = 20
 LEADERS = 2
@@ -148,14 +148,12 @@ def main() -> None:
     p.add_argument("--db", choices=["both", "postgresql", "sqlite"], default="both")
     p.add_argument("--sessions", type=int, default=1500)
     args = p.parse_args()
-    kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     print(f"DAK benchmark: {machine()}", flush=True)
-    rows = [r for k in kinds for r in run(k, args.sessions)]
-    print("\n| database | phase | sessions | participations | leader participations | file | time |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['db']} | {r['phase']} | {r['sessions']:,} | {r['participations']:,} | "
-              f"{r['leader_participations']:,} | {r['bytes'] / 1e6:.1f} MB | {r['seconds']:.2f} s |")
+    rows = [r for k in database_kinds(args.db) for r in run(k, args.sessions)]
+    print_table(["database", "phase", "sessions", "participations", "leader participations", "file", "time"],
+                [[r["db"], r["phase"], f"{r['sessions']:,}", f"{r['participations']:,}",
+                  f"{r['leader_participations']:,}", f"{r['bytes'] / 1e6:.1f} MB", f"{r['seconds']:.2f} s"]
+                 for r in rows])
 
 
 if __name__ == "__main__":

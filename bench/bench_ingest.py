@@ -43,7 +43,7 @@ from apn.models import Group  # noqa: E402
 from apn.services import partners as partner_svc  # noqa: E402
 from apn.tenancy import tenant_scope  # noqa: E402
 from apn.testing import factories as f  # noqa: E402
-from bench.common import bench_database, machine, migrated_app  # noqa: E402
+from bench.common import bench_database, database_kinds, machine, migrated_app, print_table  # noqa: E402
 
 PARTICIPANTS = 20
 LEADERS = 2
@@ -201,17 +201,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     ap.add_argument("--budget", type=float, default=120.0, help="seconds per phase at most (default 120)")
     args = ap.parse_args()
-    kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     print(f"Machine: {machine()}")
-    rows = []
-    for kind in kinds:
-        rows += run(kind, args.sessions, args.batch, args.workers, args.budget)
-    print()
-    print("| database | phase | sessions/request | sessions | participations | seconds | participations/s |")
-    print("| --- | --- | --: | --: | --: | --: | --: |")
-    for r in rows:
-        print(f"| {r['db']} | {r['phase']} | {r['batch']:,} | {r['sessions']:,} | {r['participations']:,} | "
-              f"{r['seconds']:.1f} | {r['per_second']:,.0f} |")
+    rows = [r for k in database_kinds(args.db) for r in run(k, args.sessions, args.batch, args.workers, args.budget)]
+    print_table(["database", "phase", "sessions/request", "sessions", "participations", "seconds",
+                 "participations/s"],
+                [[r["db"], r["phase"], f"{r['batch']:,}", f"{r['sessions']:,}", f"{r['participations']:,}",
+                  f"{r['seconds']:.1f}", f"{r['per_second']:,.0f}"] for r in rows], align="--:")
 
 
 if __name__ == "__main__":

@@ -78,3 +78,17 @@ def machine() -> str:
     return (f"{dt.date.today().isoformat()}, {os.cpu_count()} CPUs, {ram:.0f} GiB RAM, {platform.machine()}, "
             f"Python {platform.python_version()}, {pgv}, SQLite {sqlite3.sqlite_version}, "
             f"load average {os.getloadavg()[0]:.1f}")
+
+
+def database_kinds(choice: str) -> list[str]:
+    """The ``--db`` choice as the list of databases to run: ``both`` is PostgreSQL, then SQLite."""
+    return ["postgresql", "sqlite"] if choice == "both" else [choice]
+
+
+def print_table(headers: list[str], rows: list[list], align: str = "---") -> None:
+    """A Markdown table, ready for docs/benchmarks.md."""
+    print()
+    print("| " + " | ".join(headers) + " |")
+    print("| " + " | ".join([align] * len(headers)) + " |")
+    for r in rows:
+        print("| " + " | ".join(str(c) for c in r) + " |")
