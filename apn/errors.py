@@ -103,8 +103,80 @@ def _retry_after_seconds() -> int:
     return max(1, math.ceil(current.reset_at - time.time()))
 
 
+#: Seconds a client is asked to wait when the database is unreachable (``DB_RETRY_AFTER`` overrides).
+DB_RETRY_AFTER = 5
+DB_UNAVAILABLE = ("Tjänsten når inte sin databas just nu. Försök igen om en stund. / "
+                  "The service cannot reach its database right now; try again shortly.")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or is busy for now (a server down or
+    restarting, a connection dropped, the pool exhausted, SQLite locked), not that the request is wrong."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # no free connection in the pool
+        return True
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        psycopg = None
+    if psycopg is not None and isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return True
+    import sqlite3
+
+    return isinstance(orig, sqlite3.OperationalError) and ("locked" in str(orig) or "busy" in str(orig))
+
+
+def _database_unavailable_response(exc: Exception):
+    """503 with ``Retry-After`` in the one error format; nothing in it needs the database."""
+    from flask import current_app, g
+
+    from apn.extensions import db, login_manager
+
+    orig = getattr(exc, "orig", None) or exc
+    # The class and SQLSTATE only: a failing statement's parameters may hold personal data.
+    logger.warning("Database unavailable on %s %s: %s %s", request.method, request.path,
+                   type(orig).__name__, getattr(orig, "sqlstate", None) or "")
+    try:
+        db.session.close()  # give the broken connection back; the pool replaces it (pool_pre_ping)
+    except Exception:  # noqa: BLE001 - the outage is what matters
+        logger.warning("closing the session failed during a database outage")
+    g._login_user = login_manager.anonymous_user()  # the page must not load the user from the database
+    seconds = int(current_app.config.get("DB_RETRY_AFTER", DB_RETRY_AFTER))
+    headers = {"Retry-After": str(seconds), "Cache-Control": "no-store"}
+    try:
+        return error_response(503, DB_UNAVAILABLE, None, headers)
+    except Exception:  # noqa: BLE001 - a page part that still wanted the database: answer without it
+        logger.warning("the 503 page could not be rendered; answering in plain text")
+        resp = make_response(DB_UNAVAILABLE, 503)
+        resp.mimetype = "text/plain"
+        resp.headers.update(headers)
+        return resp
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
+    from sqlalchemy import exc as sa_exc
+
+    db_errors: list[type[Exception]] = [sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError]
+    try:
+        import psycopg
+
+        db_errors += [psycopg.OperationalError, psycopg.InterfaceError]
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+
+    def _db_error(exc: Exception):
+        if database_unavailable(exc):
+            return _database_unavailable_response(exc)
+        return _internal(exc)
+
+    for cls in db_errors:
+        app.register_error_handler(cls, _db_error)
+
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):

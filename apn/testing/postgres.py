@@ -69,15 +69,30 @@ class TempPostgres:
         self.port = _free_port()
         self._run([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                    "--locale=C.UTF-8"])
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
-                "-c shared_buffers=256MB -c work_mem=64MB")
-        self._run([f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l", os.path.join(self.root, "log"), "-w",
-                   "start"])
         self._bindir = bindir
+        self.start_server()
         self.psql("CREATE ROLE apn_owner LOGIN CREATEDB; CREATE ROLE apn_app LOGIN;")
         self.create_database(self.database)
         return self
+
+    def start_server(self) -> None:
+        """Start the server on the cluster made by :meth:`start` (again, after :meth:`stop_server`)."""
+        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
+                "-c shared_buffers=256MB -c work_mem=64MB")
+        self._run([f"{self._bindir}/pg_ctl", "-D", os.path.join(self.root, "data"), "-o", opts, "-l",
+                   os.path.join(self.root, "log"), "-w", "start"])
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server but keep the cluster (an outage): ``fast`` ends every connection and shuts down
+        cleanly, ``immediate`` is a crash; :meth:`start_server` brings it back with its data."""
+        self._run([f"{self._bindir}/pg_ctl", "-D", os.path.join(self.root, "data"), "-m", mode, "-w", "stop"])
+
+    def restart(self, down_for: float = 0.0, mode: str = "fast") -> None:
+        """Stop the server, stay down ``down_for`` seconds, start it again on the same port."""
+        self.stop_server(mode)
+        time.sleep(down_for)
+        self.start_server()
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL as the superuser."""
