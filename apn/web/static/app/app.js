@@ -97,13 +97,29 @@
   var syncing = null;
   // A send that fails for want of network (or a busy server) is tried again soon, then less often: coverage
   // in a sports hall comes and goes, and the browser's "online" event can come before the network works.
+  // A server that answers 503 or 429 with Retry-After (its database restarting, a rate limit) is left alone
+  // that long: no send before then, unless the leader asks.
   var retryDelay = 0;
   var retryTimer = null;
+  var notBefore = 0;
+
+  function retryAfterMs(r) {
+    if (r.status !== 503 && r.status !== 429) { return null; }
+    var v = (r.headers.get('Retry-After') || '').trim();
+    var ms = /^\d+$/.test(v) ? parseInt(v, 10) * 1000 : (v ? Date.parse(v) - Date.now() : NaN);
+    return isNaN(ms) ? null : Math.min(Math.max(ms, 0), 300000);
+  }
+
+  function serverSaysWait(r) {
+    var ms = retryAfterMs(r);
+    if (ms !== null) { notBefore = Date.now() + ms; }
+  }
 
   function retrySoon() {
     if (retryTimer) { return; }
     retryDelay = Math.min(retryDelay ? retryDelay * 2 : 2000, 30000);
-    retryTimer = setTimeout(function () { retryTimer = null; sync(); }, retryDelay);
+    var wait = Math.max(retryDelay, notBefore - Date.now());
+    retryTimer = setTimeout(function () { retryTimer = null; sync(); }, wait);
   }
 
   function sendOne(item, token) {
@@ -117,6 +133,7 @@
 
   function sync() {
     if (syncing) { return syncing; }
+    if (Date.now() < notBefore) { retrySoon(); return Promise.resolve(); }
     syncing = allItems().then(function (items) {
       var waiting = items.filter(function (i) { return i.state !== 'refused'; });
       if (!waiting.length) { return null; }
@@ -128,7 +145,7 @@
           var tok = tokens[item.csrfUrl] || fetch(item.csrfUrl, {credentials: 'same-origin', cache: 'no-store',
             headers: {'Accept': 'application/json'}}).then(function (r) {
             if (r.status === 401) { throw new Error('signin'); }
-            if (!r.ok) { throw new Error('later'); }
+            if (!r.ok) { serverSaysWait(r); throw new Error('later'); }
             return r.json().then(function (d) { return d.csrf_token; });
           });
           tokens[item.csrfUrl] = tok;
@@ -146,7 +163,8 @@
                 return putItem(item).then(function () { return true; });
               });
             }
-            return false; // 400 (an old token), 409, 429, 5xx: try again later
+            serverSaysWait(r);
+            return false; // 400 (an old token), 409, 429, 5xx: try again later (503/429: when the server says)
           });
         });
       });
@@ -309,13 +327,15 @@
   }
 
   // Coverage is back, or the leader asks: send now, and if that fails, start the retries over from 2 s.
-  function syncAfresh() {
+  // Only the leader's own tap overrides a server's Retry-After; coverage coming back does not.
+  function syncAfresh(leaderAsks) {
     if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
     retryDelay = 0;
+    if (leaderAsks === true) { notBefore = 0; }
     return sync();
   }
-  if (sendBtn) { sendBtn.addEventListener('click', syncAfresh); }
-  window.addEventListener('online', syncAfresh);
+  if (sendBtn) { sendBtn.addEventListener('click', function () { syncAfresh(true); }); }
+  window.addEventListener('online', function () { syncAfresh(false); });
   document.addEventListener('visibilitychange', function () { if (!document.hidden) { sync(); } });
   setInterval(function () { if (navigator.onLine) { sync(); } }, 30000);
   // Signing out on a shared phone: forget the copies of the pages (what is waiting stays until sent).
