@@ -292,7 +292,6 @@ def parse_dak(xml: bytes, max_bytes: int = MAX_DAK_BYTES) -> DakFile:
     kommun = _child(root, "Kommun")
     version = (kommun.get("version") or "").strip() if kommun is not None else ""
     xsd = schema_for(ns, version)
-    xsd.validate(tree)
 
     # Read the parts, leniently.
     kommun_id = None
@@ -340,21 +339,11 @@ def parse_dak(xml: bytes, max_bytes: int = MAX_DAK_BYTES) -> DakFile:
                 continue
             target[entry.person_id] = entry
 
-    # Attach each schema error to the smallest part that holds it.
+    # Attach each schema error to the smallest part that holds it (after the parts are read: the check
+    # moves the repeated elements into documents of their own).
     file_errors: list[str] = []
-    for err in xsd.error_log:
+    for err, owner in _schema_errors(tree, xsd, by_element):
         message = f"line {err.line}: {_clean(err.message)}"
-        owner = None
-        node = None
-        if err.path:
-            try:
-                found = tree.xpath(err.path)
-                node = found[0] if found else None
-            except etree.XPathError:
-                node = None
-        while node is not None and owner is None:
-            owner = by_element.get(node)
-            node = node.getparent()
         if isinstance(owner, RegisterEntry):
             message = _DIGITS_RE.sub("'…'", message)  # never echo a personal number
         if owner is None:
@@ -371,6 +360,137 @@ def parse_dak(xml: bytes, max_bytes: int = MAX_DAK_BYTES) -> DakFile:
                            "Kommun@kommunID is missing or not a number")
     return DakFile(ns, version or ("2.1" if ns == NS_21 else "2.2"), kommun_id,
                    kommun.sourceline, associations, cards, sessions, participants, leaders)
+
+
+# --- the schema check, in pieces ------------------------------------------------------------------------
+
+#: The repeated elements (parent, child) a file is checked in, innermost first. libxml2 writes the path of
+#: every error by counting the element's preceding siblings, so checking 100,000 invalid sessions of one list
+#: in place takes time quadratic in the list's length. Instead each kind is moved, ``_UNITS_PER_CHECK`` at a
+#: time, into a small document beside copies of its ancestors and checked there; errors on the copies are
+#: ignored (their originals are checked in their own turn).
+_UNIT_PHASES = (
+    {("DeltagarLista", "Deltagare"), ("LedarLista", "Ledare")},
+    {("Sammankomster", "Sammankomst"), ("DeltagarRegister", "Deltagare"), ("LedarRegister", "Ledare")},
+    {("Foerening", "Naervarokort")},
+    {("Kommun", "Foerening")},
+)
+_LIST_ITEMS = set().union(*_UNIT_PHASES)
+_UNITS_PER_CHECK = 200
+#: Longest text or attribute value kept in the copies of ancestors.
+_COPY_TEXT = 100
+
+
+def _short(value: str | None) -> str | None:
+    return value if value is None or len(value) <= _COPY_TEXT else value[:_COPY_TEXT]
+
+
+def _shallow(el, parent=None):
+    """A copy of ``el`` with its attributes and text (shortened), without children."""
+    attrib = {k: _short(v) for k, v in el.attrib.items()}
+    copy = etree.Element(el.tag, attrib, nsmap=el.nsmap) if parent is None else etree.SubElement(parent, el.tag,
+                                                                                               attrib)
+    copy.text = _short(el.text)
+    return copy
+
+
+class _CheckDocument:
+    """One small document: moved units and copies of the ancestors they need (fields copied, other
+    containers empty, list items left out), so the document keeps the schema's shape."""
+
+    def __init__(self, fields: dict) -> None:
+        self.copies: dict = {}
+        self.fields = fields  # original element -> its children that are not list items (computed once)
+        self.root = None
+
+    def add(self, unit) -> None:
+        self._copy(unit.getparent()).append(unit)
+
+    def _copy(self, el):
+        if el in self.copies:
+            return self.copies[el]
+        parent = el.getparent()
+        parent_copy = None if parent is None else self._copy(parent)
+        if el in self.copies:  # made with its parent's fields
+            return self.copies[el]
+        copy = self.copies[el] = _shallow(el, parent_copy)
+        if parent is None:
+            self.root = copy
+        if el not in self.fields:
+            self.fields[el] = [c for c in el if isinstance(c.tag, str)
+                               and (_local(el.tag), _local(c.tag)) not in _LIST_ITEMS]
+        for child in self.fields[el]:
+            self.copies[child] = _shallow(child, copy)
+        return copy
+
+
+def _resolve(doc, path: str | None, compiled: dict | None = None):
+    """The element at an error's path, or None (``compiled`` caches the compiled paths of a run)."""
+    if not path:
+        return None
+    try:
+        if compiled is None:
+            found = doc.xpath(path)
+        else:
+            if path not in compiled:
+                compiled[path] = etree.XPath(path)
+            found = compiled[path](doc)
+    except (etree.XPathError, etree.XPathEvalError):
+        return None
+    return found[0] if found and isinstance(found[0], etree._Element) else None
+
+
+def _schema_errors(tree, xsd: etree.XMLSchema, by_element: dict) -> list:
+    """``(error, owner)`` for every schema error of the file, in time linear in the file's size.
+
+    ``owner`` is the part of ``by_element`` that holds the error (the element or its nearest ancestor that is
+    a part), or None outside every part. Identity constraints (register ids referenced from the attendance
+    lists, ids unique in a register) need the whole file in one document: the reader and the importer check
+    them instead. Leaves ``tree`` taken apart (the parts are read before).
+    """
+    root = tree.getroot()
+    kommun = root.find(_ns(root) + "Kommun")
+    first_foerening = kommun.find(_ns(root) + "Foerening") if kommun is not None else None
+    out: list = []
+    fields: dict = {}
+    compiled: dict = {}
+
+    def owner_of(el):
+        while el is not None:
+            if el in by_element:
+                return by_element[el]
+            el = el.getparent()
+        return None
+
+    for phase in _UNIT_PHASES:
+        ns = _ns(root)
+        units = [el for el in root.iter(*{ns + child for _, child in phase})
+                 if el.getparent() is not None and (_local(el.getparent().tag), _local(el.tag)) in phase]
+        for start in range(0, len(units), _UNITS_PER_CHECK):
+            chunk = units[start:start + _UNITS_PER_CHECK]
+            owners = {u: owner_of(u) for u in chunk}
+            doc = _CheckDocument(fields)
+            for unit in chunk:
+                doc.add(unit)
+            xsd.validate(doc.root)
+            for err in xsd.error_log:
+                if err.type_name.startswith("SCHEMAV_CVC_IDC"):
+                    continue
+                node = _resolve(doc.root.getroottree(), err.path, compiled)
+                while node is not None and node not in owners:
+                    node = node.getparent()
+                if node is not None:
+                    out.append((err, owners[node]))
+    # What is left: the root, Kommun and the emptied containers; Kommun gets a copy of a Foerening back,
+    # its required child.
+    stand_in = _shallow(first_foerening, kommun) if first_foerening is not None else None
+    xsd.validate(tree)
+    for err in xsd.error_log:
+        node = _resolve(tree, err.path)
+        if stand_in is not None and node is stand_in:
+            continue
+        out.append((err, owner_of(node)))
+    return out
 
 
 def _read_marks(s_el, list_name: str, item: str, participant: bool) -> list[Mark]:
@@ -390,19 +510,24 @@ def _read_marks(s_el, list_name: str, item: str, participant: bool) -> list[Mark
 
 
 def _read_session(s_el, card: Card) -> Session:
-    method = _text(s_el, "Metod")
+    values: dict[str, str] = {}
+    for child in s_el:  # one pass over the children (the first of each name counts, as with find)
+        name = _local(child.tag)
+        if name and name not in values:
+            values[name] = (child.text or "").strip()
+    method = values.get("Metod")
     return Session(
         line=s_el.sourceline,
         kod=(s_el.get("kod") or "").strip() or None,
         date=_date(s_el.get("Datum")),
-        start=_time(_text(s_el, "StartTid")),
-        stop=_time(_text(s_el, "StoppTid")),
-        stop_date=_date(_text(s_el, "StoppDatum")),
-        activity=_text(s_el, "Aktivitet"),
-        facility=_text(s_el, "Lokal"),
-        session_type=_text(s_el, "Typ"),
+        start=_time(values.get("StartTid")),
+        stop=_time(values.get("StoppTid")),
+        stop_date=_date(values.get("StoppDatum")),
+        activity=values.get("Aktivitet"),
+        facility=values.get("Lokal"),
+        session_type=values.get("Typ"),
         method=method.lower() if method else None,
-        team_sport=bool(_bool(_text(s_el, "Lagidrott"))),
+        team_sport=bool(_bool(values.get("Lagidrott"))),
         participants=_read_marks(s_el, "DeltagarLista", "Deltagare", True),
         leaders=_read_marks(s_el, "LedarLista", "Ledare", False),
         card=card,
