@@ -18,13 +18,33 @@ from apn.extensions import db
 from apn.intake.bulk import insert_rows, one_of, refresh_statistics
 from apn.intake.commands import AttendanceMark, SessionCommand
 from apn.intake.people import PersonProblem, resolve
-from apn.models import ActivitySession, Association, Attendance, Facility, GrantPeriod, Group, allocate_ids
+from apn.models import (
+    ActivitySession,
+    Application,
+    Association,
+    Attendance,
+    Facility,
+    GrantPeriod,
+    Group,
+    allocate_ids,
+)
 from apn.models.base import utcnow
 from apn.models.session import ATTENDANCE_ROLES, CHANNELS, SESSION_TYPES
 from apn.tenancy import require_tenant_id
 
-EARLIEST_DATE = dt.date(2000, 1, 1)
 MAX_SESSION_HOURS = 24
+#: How far past today (in Sweden) a session may be dated: a session reported just after midnight, or by a
+#: partner system whose clock runs ahead, is still taken; a later date is refused (``date_in_future``).
+FUTURE_MARGIN = dt.timedelta(days=1)
+#: Period report states that lock the association's sessions of the period.
+LOCKING_REPORTS = ("submitted", "decided")
+#: Stable codes of the refusals about the date (docs/partners.md lists them for partners).
+PERIOD_CLOSED = "period_closed"
+PERIOD_SUBMITTED = "period_submitted"
+PERIOD_DECIDED = "period_decided"
+NO_PERIOD = "no_period"
+DATE_IN_FUTURE = "date_in_future"
+LOCK_CODES = (PERIOD_CLOSED, PERIOD_SUBMITTED, PERIOD_DECIDED)
 
 
 @dataclass
@@ -35,9 +55,12 @@ class Refusal:
     field: str | None
     reason: str
     partner_code: str | None = None
+    #: A stable machine-readable code (``period_closed``, ``date_in_future``, …) where one is defined.
+    code: str | None = None
 
     def as_dict(self) -> dict:
-        return {"ref": self.ref, "field": self.field, "reason": self.reason, "kod": self.partner_code}
+        return {"ref": self.ref, "field": self.field, "reason": self.reason, "kod": self.partner_code,
+                "code": self.code}
 
 
 @dataclass
@@ -105,10 +128,13 @@ def _validate(cmd: SessionCommand) -> Refusal | None:
         return None
     if cmd.session_date is None:
         return refuse("date", "the date is missing")
-    if cmd.session_date < EARLIEST_DATE or cmd.session_date > dt.date.today() + dt.timedelta(days=366):
-        return refuse("date", f"the date {cmd.session_date.isoformat()} is out of range")
     if cmd.method == "update":
-        return None
+        return None  # the session keeps its stored date; the period checks in ingest() look at that one
+    latest = latest_session_date()
+    if cmd.session_date > latest:
+        return Refusal(cmd.ref, "date", f"the date {cmd.session_date.isoformat()} is out of range: it is in the "
+                       f"future (the latest date taken today is {latest.isoformat()})", cmd.partner_code,
+                       DATE_IN_FUTURE)
     if cmd.start_time is None:
         return refuse("start_time", "the start time is missing")
     if cmd.stop_time is None:
@@ -133,8 +159,67 @@ def _validate(cmd: SessionCommand) -> Refusal | None:
     return None
 
 
-def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True) -> IntakeResult:
-    """Validate and persist a batch of session commands for the bound tenant. Flushes, never commits."""
+def latest_session_date(today: dt.date | None = None) -> dt.date:
+    """The latest session date taken now: today in Sweden plus :data:`FUTURE_MARGIN`."""
+    from zoneinfo import ZoneInfo
+
+    today = today or dt.datetime.now(ZoneInfo("Europe/Stockholm")).date()
+    return today + FUTURE_MARGIN
+
+
+class _PeriodRule:
+    """The one rule on a session's date, for every channel: its grant period must be open for the association.
+
+    A period is locked for an association when the municipality has closed it (``period_closed``), or the
+    association's period report is submitted (``period_submitted``) or decided (``period_decided``). A date
+    in no grant period of the municipality is refused for new dates (``no_period``): nothing could ever be
+    claimed for it. A stored date in no period is not locked (it can be corrected or removed).
+    """
+
+    def __init__(self, conn, tenant_id: int, association_ids: set[int]) -> None:
+        self.periods = conn.execute(select(
+            GrantPeriod.id, GrantPeriod.code, GrantPeriod.starts_on, GrantPeriod.ends_on, GrantPeriod.status)
+            .where(GrantPeriod.tenant_id == tenant_id).order_by(GrantPeriod.starts_on)).all()
+        self.reports = {(a, p): st for a, p, st in conn.execute(select(
+            Application.association_id, Application.period_id, Application.status).where(
+            Application.tenant_id == tenant_id, Application.association_id.in_(association_ids),
+            Application.status.in_(LOCKING_REPORTS)))} if association_ids else {}
+
+    def locked(self, d: dt.date, association_id: int) -> tuple[str, str] | None:
+        """``(code, reason)`` when a session dated ``d`` of the association may not be written, else None."""
+        found = [p for p in self.periods if p.starts_on <= d <= p.ends_on]
+        for p in found:
+            if p.status == "closed":
+                return PERIOD_CLOSED, f"the grant period {p.code} is closed"
+        for p in found:
+            state = self.reports.get((association_id, p.id))
+            if state == "submitted":
+                return PERIOD_SUBMITTED, (f"the association has submitted its period report for {p.code}; "
+                                          "the period's sessions can no longer be changed")
+            if state == "decided":
+                return PERIOD_DECIDED, (f"the grant period {p.code} is decided for the association; "
+                                        "its sessions can no longer be changed")
+        return None
+
+    def refusal(self, new_date: dt.date | None, old_date: dt.date | None,
+                association_id: int) -> tuple[str, str] | None:
+        """Why a write moving a session from ``old_date`` (None: new) to ``new_date`` (None: removed or
+        attendance only) is refused, or None."""
+        for d in (old_date, new_date):
+            if d is not None and (hit := self.locked(d, association_id)):
+                return hit
+        if new_date is not None and not any(p.starts_on <= new_date <= p.ends_on for p in self.periods):
+            return NO_PERIOD, (f"the date {new_date.isoformat()} is out of range: it falls in no grant period of "
+                               "the municipality")
+        return None
+
+
+def ingest(commands: list[SessionCommand]) -> IntakeResult:
+    """Validate and persist a batch of session commands for the bound tenant. Flushes, never commits.
+
+    Every channel's write rules live here: the fields (:func:`_validate`), the references, and the period
+    rule (:class:`_PeriodRule`).
+    """
     tenant_id = require_tenant_id()
     result = IntakeResult()
     conn = db.session.connection()
@@ -158,24 +243,15 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
     fac_ids = {c.facility_id for c in ok if c.facility_id is not None}
     known_fac = set(conn.execute(select(Facility.id).where(
         Facility.tenant_id == tenant_id, Facility.id.in_(fac_ids))).scalars()) if fac_ids else set()
-    closed = conn.execute(select(GrantPeriod.starts_on, GrantPeriod.ends_on, GrantPeriod.code).where(
-        GrantPeriod.tenant_id == tenant_id, GrantPeriod.status == "closed")).all() if check_closed_periods else []
+    period_rule = _PeriodRule(conn, tenant_id, known_assoc)
 
     existing = _existing_sessions(conn, tenant_id, ok)
-
-    def closed_period(d: dt.date | None) -> str | None:
-        if d is None:
-            return None
-        for s, e, code in closed:
-            if s <= d <= e:
-                return code
-        return None
 
     checked: list[tuple[SessionCommand, dict | None]] = []
     keys_seen: set = set()
     for cmd in ok:
-        def refuse(fld: str | None, reason: str, cmd=cmd) -> None:
-            result.refused.append(Refusal(cmd.ref, fld, reason, cmd.partner_code))
+        def refuse(fld: str | None, reason: str, code: str | None = None, cmd=cmd) -> None:
+            result.refused.append(Refusal(cmd.ref, fld, reason, cmd.partner_code, code))
 
         key = _key(cmd)
         if key is not None and key in keys_seen:
@@ -189,10 +265,10 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
             continue
         prev = existing.get(_key(cmd))
         if prev is not None and prev["association_id"] != cmd.association_id:
-            refuse("kod", "the session belongs to another association")
+            refuse("kod", "the session belongs to another association", "other_association")
             continue
         if cmd.method in ("update", "remove") and prev is None:
-            refuse("kod", "no such session to " + ("update" if cmd.method == "update" else "remove"))
+            refuse("kod", "no such session to " + ("update" if cmd.method == "update" else "remove"), "not_found")
             continue
         if cmd.method == "add":
             if group_assoc.get(cmd.group_id) != cmd.association_id:
@@ -201,9 +277,10 @@ def ingest(commands: list[SessionCommand], *, check_closed_periods: bool = True)
             if cmd.facility_id is not None and cmd.facility_id not in known_fac:
                 refuse("facility_id", "unknown facility")
                 continue
-        code = closed_period(cmd.session_date) or (closed_period(prev["session_date"]) if prev else None)
-        if code:
-            refuse("date", f"the grant period {code} is closed")
+        lock = period_rule.refusal(cmd.session_date if cmd.method == "add" else None,
+                                   prev["session_date"] if prev else None, cmd.association_id)
+        if lock:
+            refuse("date", lock[1], lock[0])
             continue
         checked.append((cmd, prev))
 
