@@ -21,7 +21,7 @@ from apn.api.schemas import (
 from apn.api.security import current_partner_id, protect
 from apn.errors import Conflict, DomainError, Forbidden, NotFound
 from apn.extensions import db
-from apn.identity import IdentityError, normalise_orgnr
+from apn.identity import IdentityError, normalise_key, normalise_orgnr
 from apn.intake.commands import PersonRef
 from apn.intake.people import PersonProblem, check_ref, resolve
 from apn.models import ActivitySession, Association, Facility, GrantPeriod, Group, PartnerPerson, Person
@@ -36,13 +36,15 @@ protect(blp)
 
 
 def path_key(value: str, name: str, max_len: int = 50, min_len: int = 1) -> str:
-    """Validate a key taken from the URL (length, no control characters)."""
+    """Validate a key taken from the URL (length, no control characters), in its comparable form
+    (:func:`apn.identity.normalise_key`: ``１７`` and ``17`` are the same card)."""
     from marshmallow import ValidationError
 
     try:
         clean_text(value)
     except ValidationError as exc:
         raise DomainError(exc.messages[0], field=name, location="path") from None
+    value = normalise_key(value)
     if not min_len <= len(value) <= max_len:
         raise DomainError(f"must be {min_len}–{max_len} characters", field=name, location="path")
     return value
@@ -177,6 +179,11 @@ class People(MethodView):
             raise DomainError(pid.message, field=pid.field)
         db.session.expire_all()
         person = db.session.get(Person, (tenant_id, pid))
+        if not Gateway(tenant_id, partner_id).may_change_person(pid):
+            # Reported only by associations that did not authorise this partner: their data is not the
+            # partner's to change or to read. The answer is what a new person would be, so that it does not
+            # tell whether the number (or name and birth date) is known in the municipality.
+            return typed_person_view(person_id, data, person), 201 if before is None else 200
         if person.has_personnummer:
             person.first_name, person.last_name = data["first_name"], data["last_name"]
         elif data.get("sex"):
@@ -186,6 +193,19 @@ class People(MethodView):
                 "birth_date": person.birth_date, "sex": person.sex,
                 "personnummer": person.masked_identity if person.has_personnummer else None}
         return view, 201 if before is None else 200
+
+
+def typed_person_view(person_id: str, data: dict, person: Person) -> dict:
+    """The answer for a person as the partner typed it: names, sex and birth date as given (a personal
+    number's are derived from the number the partner gave), never what another association stored."""
+    from apn.intake.people import SEX_VALUES
+
+    if person.has_personnummer:  # matched by the number the partner typed: these follow from it
+        birth_date, sex, masked = person.birth_date, person.sex, person.masked_identity
+    else:
+        birth_date, sex, masked = data.get("birth_date"), SEX_VALUES.get(data.get("sex") or "X", "X"), None
+    return {"person_id": person_id, "first_name": data["first_name"], "last_name": data["last_name"],
+            "birth_date": birth_date, "sex": sex, "personnummer": masked}
 
 
 @blp.route("/<orgnr>/expected-grant")
@@ -203,10 +223,12 @@ class ExpectedGrant(MethodView):
         code = args["period"]
         if db.session.execute(select(GrantPeriod.id).where(GrantPeriod.code == code)).first() is None:
             raise NotFound(f"no grant period {code} in this municipality", field="period", location="query")
+        from apn.clash import reporter_preview
         from apn.rules import expected_grant
 
         tenant_id = require_tenant_id()
-        grant = expected_grant(tenant_id, assoc.id, code)
+        with reporter_preview():  # no signal of clashes in another municipality (docs/clashes.md)
+            grant = expected_grant(tenant_id, assoc.id, code)
         rejected = grant.get("rejected_sessions") or []
         ids = {r["session_id"] for r in rejected if isinstance(r, dict) and r.get("session_id") is not None}
         if ids:

@@ -21,12 +21,14 @@ from apn.errors import DomainError
 from apn.extensions import db
 from apn.identity import IdentityError, normalise_orgnr
 from apn.intake import AttendanceMark, PersonRef, SessionCommand, ingest
+from apn.intake.service import CONCURRENT_WRITE
 from apn.models import (
     ActivitySession,
     Association,
     Attendance,
     Facility,
     Group,
+    GroupMember,
     PartnerAuthorisation,
     PartnerPerson,
     Tenant,
@@ -184,6 +186,27 @@ class Gateway:
                 out[kod] = (sid, aid, date)
         return out
 
+    def reporting_associations(self, person_id: int) -> set[int]:
+        """The associations that reported a person: it is on one of their rosters or in one of their sessions."""
+        g, gm, s, a = Group, GroupMember, ActivitySession, Attendance
+        on_roster = select(g.association_id).join(gm, and_(gm.tenant_id == g.tenant_id, gm.group_id == g.id)).where(
+            gm.tenant_id == self.tenant_id, gm.person_id == person_id)
+        attended = select(s.association_id).join(a, and_(a.tenant_id == s.tenant_id, a.session_id == s.id)).where(
+            a.tenant_id == self.tenant_id, a.person_id == person_id)
+        return set(self.conn.execute(on_roster.union(attended)).scalars())
+
+    def may_change_person(self, person_id: int) -> bool:
+        """Whether the partner may change a stored person: an association that authorised it reported the
+        person, or nobody has reported the person yet and no other partner knows it (this partner's own
+        earlier PUT, e.g. a typo corrected before the first session)."""
+        reporters = self.reporting_associations(person_id)
+        if reporters:
+            return bool(reporters & self.authorised_ids())
+        pp = PartnerPerson
+        return self.conn.execute(select(pp.person_id).where(
+            pp.tenant_id == self.tenant_id, pp.person_id == person_id,
+            pp.partner_client_id != self.partner_id).limit(1)).first() is None
+
     # --- writes -----------------------------------------------------------------------------------------
 
     def write_sessions(self, items: list[tuple[int, dict]]) -> WriteResult:
@@ -340,6 +363,8 @@ class Gateway:
         elif fld == "kod" and reason.startswith("no such session"):
             status = 404
         elif fld == "kod" and "another association" in reason:
+            status = 409
+        elif fld == "kod" and reason == CONCURRENT_WRITE:  # lost a race for the same session code
             status = 409
         return fld, reason, status
 

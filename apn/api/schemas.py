@@ -4,38 +4,82 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.utils import missing as missing_
 
+from apn.identity import normalise_key, normalise_number
+from apn.inputs import MAX_INT, text_problem
 from apn.models.session import SESSION_TYPES
 
 KOD_DOC = "The partner's session code (DAK kod), 3–50 characters, unique within the partner integration."
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:00)?$")
 
 
-def clean_text(value: str) -> None:
-    """Refuse text that cannot be stored: control characters or text that is not valid Unicode."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValidationError("must be valid UTF-8 text") from exc
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValidationError("must not contain control characters")
+def clean_text(value: str, *, multiline: bool = False) -> None:
+    """Refuse text that cannot be stored: control or bidi characters, or text that is not valid Unicode
+    (the one check of every channel, :func:`apn.inputs.text_problem`)."""
+    problem = text_problem(value, multiline=multiline)
+    if problem:
+        raise ValidationError(problem)
+
+
+class BoundedInt(fields.Integer):
+    """An integer from ``min`` to ``max`` (default 0 … 2**63-1, what a BIGINT column holds), as a JSON number
+    or a string of ASCII digits; ``1e21``, ``"²"`` and other digits are refused with the field's name."""
+
+    def __init__(self, *, min: int = 0, max: int = MAX_INT, **kw) -> None:  # noqa: A002 - marshmallow's words
+        validators = [validate.Range(min, max)]
+        extra = kw.pop("validate", None)
+        if extra is not None:
+            validators += list(extra) if isinstance(extra, list | tuple) else [extra]
+        super().__init__(validate=validators, **kw)
+
+    def _validated(self, value):
+        if isinstance(value, str) and not re.fullmatch(r"\s*-?[0-9]{1,19}\s*", value):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not (value.is_integer() and abs(value) <= MAX_INT):
+            raise self.make_error("invalid")
+        try:
+            return super()._validated(value)
+        except OverflowError as exc:
+            raise self.make_error("invalid") from exc
+
+
+def Id(**kw) -> BoundedInt:  # noqa: N802 - reads as a field class
+    """A database id: 1 … 2**63-1."""
+    return BoundedInt(min=1, **kw)
 
 
 class Text(fields.String):
     """A string with length limits, no control characters, surrounding white space removed."""
 
-    def __init__(self, *, min_len: int = 0, max_len: int, **kw) -> None:
+    def __init__(self, *, min_len: int = 0, max_len: int, multiline: bool = False, **kw) -> None:
+        self.multiline = multiline
         validators = [validate.Length(min=min_len, max=max_len)]
         super().__init__(validate=validators, **kw)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        clean_text(text)
+        clean_text(text, multiline=self.multiline)
         return text.strip()
+
+
+class NumberText(Text):
+    """An identity number read as :func:`apn.identity.normalise_number` reads it (other Unicode digits,
+    dashes, spaces and invisible characters folded) before its length is checked; the number's own check
+    (:mod:`apn.identity`) refuses what is still not a digit, with the reason."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalise_number(super()._deserialize(value, attr, data, **kwargs))
+
+
+class KeyText(Text):
+    """A partner's key (session code, card number, person id) in its comparable form
+    (:func:`apn.identity.normalise_key`), so that ``Ｓ-１`` and ``S-1`` are the same session."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalise_key(super()._deserialize(value, attr, data, **kwargs))
 
 
 class ClockTime(fields.String):
@@ -59,7 +103,7 @@ class ClockTime(fields.String):
 
 
 def _orgnr(**kw):
-    return Text(min_len=10, max_len=13, metadata={
+    return NumberText(min_len=10, max_len=13, metadata={
         "description": "The association's organisation number, 10 digits (a dash is accepted)",
         "example": "8020000017", **kw.pop("metadata", {})}, **kw)
 
@@ -132,7 +176,7 @@ class GroupInSchema(Schema):
     facility = Text(max_len=120, allow_none=True, metadata={
         "description": "Main facility by name (created in the municipality's list when new)",
         "example": "Sporthallen"})
-    usual_weekday = fields.Integer(allow_none=True, validate=validate.Range(0, 6), metadata={
+    usual_weekday = BoundedInt(min=0, max=6, allow_none=True, metadata={
         "description": "Usual weekday, 0 = Monday … 6 = Sunday", "example": 1})
     usual_start = ClockTime(allow_none=True, metadata={"description": "Usual start time", "example": "18:00"})
     usual_stop = ClockTime(allow_none=True, metadata={"description": "Usual stop time", "example": "19:30"})
@@ -150,7 +194,7 @@ class GroupSchema(GroupInSchema):
 class PersonInSchema(Schema):
     """A person, keyed by the partner's own person id in the URL; upserted by personnummer or name + birth date."""
 
-    personnummer = Text(min_len=12, max_len=13, allow_none=True, metadata={
+    personnummer = NumberText(min_len=12, max_len=13, allow_none=True, metadata={
         "description": "Personal identity or coordination number, 12 digits YYYYMMDDNNNN",
         "example": "201205172305"})
     first_name = Text(min_len=1, max_len=50, required=True, metadata={"description": "First name",
@@ -188,10 +232,10 @@ class PersonSchema(Schema):
 class LeaderMarkSchema(Schema):
     """A leader at the session: the partner's person id, or the person inline."""
 
-    person_id = Text(min_len=1, max_len=50, allow_none=True, metadata={
+    person_id = KeyText(min_len=1, max_len=50, allow_none=True, metadata={
         "description": "The partner's person id (PUT …/people/{person_id} first, or give the person inline)",
         "example": "p-4711"})
-    personnummer = Text(min_len=12, max_len=13, allow_none=True, metadata={
+    personnummer = NumberText(min_len=12, max_len=13, allow_none=True, metadata={
         "description": "Inline identity: personal identity number", "example": "198003030510"})
     first_name = Text(min_len=1, max_len=50, allow_none=True, metadata={"description": "Inline identity",
                                                                          "example": "Kim"})
@@ -288,12 +332,12 @@ _SESSION_FIELDS_DOC = {
 class SessionFieldsSchema(Schema):
     """The fields of a session, all optional here; the endpoints say which they require."""
 
-    kod = Text(min_len=3, max_len=50, metadata={"description": KOD_DOC, "example": "S-2025-0001"})
+    kod = KeyText(min_len=3, max_len=50, metadata={"description": KOD_DOC, "example": "S-2025-0001"})
     kommunkod = Text(min_len=4, max_len=4, allow_none=True, metadata={
         "description": "Optional check: the municipality code the partner believes the session belongs to; a "
                        "different municipality than the credentials' is refused", "example": "2480"})
     organisationsnummer = _orgnr()
-    card_number = Text(min_len=1, max_len=50, metadata={
+    card_number = KeyText(min_len=1, max_len=50, metadata={
         "description": "The partner's card number of the group (PUT …/groups/{card_number} first)",
         "example": "1042"})
     date = fields.Date(metadata={"description": _SESSION_FIELDS_DOC["date"], "example": "2025-03-04"})
@@ -392,8 +436,10 @@ class CountsSchema(Schema):
 class ClashNoteSchema(Schema):
     """A clash or double report found at intake, in words a reporter understands."""
 
-    kind = fields.String(metadata={"description": "person_overlap, double_report, leader_overlap, "
-                                                  "listed_twice or other_municipality",
+    kind = fields.String(metadata={"description": "person_overlap, double_report, leader_overlap or "
+                                                  "listed_twice. A clash in another municipality is never "
+                                                  "reported here: the officers of both municipalities see it, "
+                                                  "and the association learns of it from the officer's review",
                                    "example": "listed_twice"})
     status = fields.String(metadata={"description": "open or resolved", "example": "open"})
     message = fields.String(metadata={"example": "The same person is listed twice in the session; counted once."})
@@ -478,11 +524,11 @@ class BulkResultSchema(Schema):
 class SessionListArgs(Schema):
     """Query of GET /sessions."""
 
-    changed_since = fields.String(metadata={
+    changed_since = Text(max_len=40, metadata={
         "description": "ISO 8601 date-time; only sessions created or changed at or after it (UTC if no offset)",
         "example": "2025-03-01T00:00:00Z"})
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500),
+    cursor = Text(max_len=200, metadata={"description": "next_cursor of the previous page"})
+    limit = BoundedInt(min=1, max=500, load_default=100,
                            metadata={"description": "Page size, 1–500", "example": 100})
 
 
@@ -504,7 +550,7 @@ class ExpectedGrantArgs(Schema):
 class ClashListArgs(Schema):
     """Query of GET /clashes."""
 
-    since = fields.String(metadata={"description": "ISO 8601 date-time; only flags raised at or after it",
+    since = Text(max_len=40, metadata={"description": "ISO 8601 date-time; only flags raised at or after it",
                                     "example": "2025-03-01T00:00:00Z"})
 
 

@@ -6,7 +6,7 @@ engine offers the plug point, the policy's exclusions with the rule engine. See 
 
 from __future__ import annotations
 
-from apn.clash.policy import DEFAULT_POLICY, excluded_participations, get_policy, set_policy
+from apn.clash.policy import DEFAULT_POLICY, excluded_participations, get_policy, reporter_preview, set_policy
 from apn.clash.service import (
     check_after_persist,
     flags_for_officer,
@@ -39,6 +39,7 @@ __all__ = [
     "get_policy",
     "install",
     "period_range",
+    "reporter_preview",
     "rescan",
     "resolve",
     "set_policy",

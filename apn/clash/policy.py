@@ -10,12 +10,18 @@ keeps it while the flag is open: ``first_reported`` (the session reported first 
 loses it) or ``officer_decides`` (neither side counts until an officer resolves the flag). A resolved
 flag applies the officer's choice whatever the policy says (``this``/``other``/``both``/``neither`` keep
 the participation). :func:`excluded_participations` is what the rule engine asks.
+
+Inside :func:`reporter_preview` (what a leader, an association or a partner is shown: the leader's verdict,
+the expected grant) an *open* flag of another municipality excludes nothing, so that the preview gives no
+signal of where a person was in another municipality; officers' evaluations and decisions apply it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import and_, or_, select
 
@@ -30,6 +36,20 @@ DEFAULT_POLICY: dict = {
     "blocking_kinds": ["person_overlap", "double_report", "leader_overlap", "other_municipality"],
     "keep": "first_reported",
 }
+
+#: Set by :func:`reporter_preview`: the evaluation is shown to a reporter.
+_REPORTER_PREVIEW: ContextVar[bool] = ContextVar("apn_clash_reporter_preview", default=False)
+
+
+@contextmanager
+def reporter_preview() -> Iterator[None]:
+    """Evaluate for a reporter: open clashes in another municipality do not exclude anything inside."""
+    token = _REPORTER_PREVIEW.set(True)
+    try:
+        yield
+    finally:
+        _REPORTER_PREVIEW.reset(token)
+
 
 _WHAT = {
     "person_overlap": ("Personen var samtidigt med på en annan sammankomst (krock).",
@@ -133,7 +153,10 @@ def excluded_participations(conn, tenant_id: int, starts_on: dt.date, ends_on: d
         .order_by(f.c.id)
     ).all()
     out: dict[tuple[int, int | None], tuple] = {}
+    preview = _REPORTER_PREVIEW.get()
     for flag in rows:
+        if preview and flag.kind == "other_municipality" and flag.status == "open":
+            continue  # not shown to reporters: the officer's review tells the association
         sides, why = _excluded_sides(flag, policy)
         for side in sides:
             sid, day = (flag.session_id, flag.s_date) if side == "this" else (flag.other_session_id, flag.o_date)

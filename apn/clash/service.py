@@ -19,6 +19,11 @@ from apn.tenancy import current_tenant_id, require_tenant_id, system_scope, tena
 _flag = ClashFlag.__table__
 _ses = ActivitySession.__table__
 
+#: Kinds a reporter is never shown, neither at intake nor later: a clash in another municipality is seen only
+#: by the officers of both municipalities, so that a reporter cannot probe where a person was elsewhere by
+#: pushing sessions at chosen times (docs/clashes.md, "What the reporter is told").
+HIDDEN_FROM_REPORTERS = ("other_municipality",)
+
 #: Reporter-facing texts (English, Swedish). They never name another association, session or municipality.
 MESSAGES = {
     ("person_overlap", "same"): (
@@ -39,7 +44,6 @@ MESSAGES = {
     ("listed_twice", "same"): (
         "The same person is listed twice in the session; counted once.",
         "Samma person står två gånger på sammankomsten; räknas en gång."),
-    ("other_municipality", "same"): ("Clash in another municipality.", "Krock i en annan kommun."),
 }
 _SWAP = {"this": "other", "other": "this", "both": "both", "neither": "neither", None: None}
 
@@ -89,7 +93,7 @@ def _add_notes(result, views: dict[int, list[dict]]) -> None:
 def _reporter_view(row, perspective: int) -> dict:
     this_side = perspective == row.session_id
     other_sid = row.other_session_id if this_side else row.session_id
-    if row.kind in ("listed_twice", "other_municipality", "double_report"):
+    if row.kind in ("listed_twice", "double_report"):
         same = "same"
     else:
         same = "same" if row.a_this == row.a_other else "other"
@@ -107,7 +111,8 @@ def _reporter_view(row, perspective: int) -> dict:
 def flags_for_sessions(tenant_id: int, session_ids: list[int]) -> dict[int, list[dict]]:
     """Flags on the given sessions as their reporter may see them: session id → list of notes.
 
-    Another association's or municipality's session is never identified; one's own association's is.
+    Another association's session is never identified; one's own association's is. A clash in another
+    municipality is not shown at all (:data:`HIDDEN_FROM_REPORTERS`).
     """
     if not session_ids:
         return {}
@@ -128,7 +133,8 @@ def _views_statement():
                o.c.association_id.label("a_other"))
         .select_from(_flag.join(s, and_(s.c.tenant_id == _flag.c.tenant_id, s.c.id == _flag.c.session_id))
                      .outerjoin(o, and_(o.c.tenant_id == _flag.c.tenant_id, o.c.id == _flag.c.other_session_id)))
-        .where(_flag.c.tenant_id == bindparam("t"), or_(_flag.c.session_id.in_(ids), _flag.c.other_session_id.in_(ids)))
+        .where(_flag.c.tenant_id == bindparam("t"), or_(_flag.c.session_id.in_(ids), _flag.c.other_session_id.in_(ids)),
+               _flag.c.kind.not_in(HIDDEN_FROM_REPORTERS))
         .order_by(_flag.c.id)
     )
 

@@ -10,10 +10,9 @@ Reasons are translated with Flask-Babel (the report is shown on a page in the us
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,9 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, select
 
 from apn.errors import DomainError, NotFound
+from apn.exports.cells import is_formula_like
 from apn.extensions import db
+from apn.formats import spreadsheet
 from apn.identity import IdentityError, parse_personnummer
 from apn.intake.commands import PersonRef
 from apn.intake.people import PersonProblem, resolve
@@ -31,6 +32,10 @@ from apn.tenancy import require_tenant_id
 
 MAX_ROWS = 5000
 MAX_BYTES = 5 * 1024 * 1024
+#: Rows, lines, columns, cell length and unpacked size a roster file may have (see docs/association-guide.md).
+LIMITS = spreadsheet.Limits(max_rows=MAX_ROWS)
+#: Text-direction controls (embeddings, overrides, isolates): they can make one name display as another.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 #: Column headings understood in a roster file (lower-cased, spaces and dashes as underscores).
 HEADINGS = {
@@ -152,6 +157,60 @@ def record_view(user_id: int | None, group: Group, person_ids: list[int]) -> Non
     db.session.flush()
 
 
+#: Audit action that keeps the name an association typed for a person another association also reported.
+NAME_AS_TYPED = "person.name_as_typed"
+
+
+def _other_reporters(association_id: int, person_ids: list[int]) -> set[int]:
+    """Those of ``person_ids`` that another association reported (on its roster or in its sessions)."""
+    if not person_ids:
+        return set()
+    from apn.models import ActivitySession, Attendance
+
+    out: set[int] = set()
+    for i in range(0, len(person_ids), 900):
+        chunk = person_ids[i:i + 900]
+        out |= set(db.session.execute(select(GroupMember.person_id).join(
+            Group, (Group.tenant_id == GroupMember.tenant_id) & (Group.id == GroupMember.group_id)).where(
+            GroupMember.person_id.in_(chunk), Group.association_id != association_id)).scalars())
+        out |= set(db.session.execute(select(Attendance.person_id).join(
+            ActivitySession, (ActivitySession.tenant_id == Attendance.tenant_id)
+            & (ActivitySession.id == Attendance.session_id)).where(
+            Attendance.person_id.in_(chunk), ActivitySession.association_id != association_id)).scalars())
+    return out
+
+
+def remember_typed_names(association_id: int, typed: list[tuple[int, str, str]], user_id: int | None = None) -> None:
+    """Keep the names an association typed for people that another association also reported.
+
+    A person matched by a personal number has one stored name, typed by whoever reported the person first.
+    The association's pages show the name it typed itself (see :func:`names_for`), never that one, so that
+    typing a number discloses nothing. Until the schema has a per-association name, the audit log holds it.
+    """
+    shared = _other_reporters(association_id, sorted({pid for pid, _f, _l in typed}))
+    tenant_id = require_tenant_id()
+    for pid, first, last in typed:
+        if pid in shared:
+            db.session.add(AuditEntry(tenant_id=tenant_id, actor_user_id=user_id, action=NAME_AS_TYPED,
+                                      entity="association", entity_id=str(association_id),
+                                      after={"person_id": pid, "first_name": first.strip()[:50] or "?",
+                                             "last_name": last.strip()[:50] or "?"}))
+    db.session.flush()
+
+
+def names_for(association_id: int, stored: dict[int, str]) -> dict[int, str]:
+    """The name to show to an association for each person (``stored``: person id → stored name): the one
+    the association typed (the latest) for a person another association reported, else the stored one."""
+    out = dict(stored)
+    if stored:
+        for after in db.session.execute(select(AuditEntry.after).where(
+                AuditEntry.entity == "association", AuditEntry.entity_id == str(association_id),
+                AuditEntry.action == NAME_AS_TYPED).order_by(AuditEntry.id)).scalars():
+            if isinstance(after, dict) and after.get("person_id") in stored:
+                out[after["person_id"]] = f"{after.get('first_name') or '?'} {after.get('last_name') or '?'}"
+    return out
+
+
 def _parse_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -172,6 +231,15 @@ def _identity_reason(exc: IdentityError) -> str:
     return label() if label else text
 
 
+def _name_problem(value: str) -> str | None:
+    """Why a (stripped) name cannot be stored: a formula trigger first, or a control or bidi character."""
+    if is_formula_like(value):
+        return _("may not begin with =, +, - or @ (a spreadsheet would run it as a formula)")
+    if _BIDI.search(value) or any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
+        return _("may not hold control characters (such as NUL, tab or a line break) or text-direction characters")
+    return None
+
+
 def check_row(values: dict[str, Any], default_role: str) -> tuple[PersonRef | None, str, list[tuple[str, str]]]:
     """Check one row (keys: the canonical column names). Returns the person reference, the role, and the
     problems as (column, reason)."""
@@ -186,6 +254,8 @@ def check_row(values: dict[str, Any], default_role: str) -> tuple[PersonRef | No
     for col, val in (("first_name", first), ("last_name", last)):
         if len(val) > 50:
             problems.append((col, _("may be at most 50 characters")))
+        elif problem := _name_problem(val):
+            problems.append((col, problem))
     if not first:
         problems.append(("first_name", _("is missing")))
     if not last:
@@ -253,6 +323,7 @@ def add_person(group: Group, values: dict[str, Any]) -> tuple[int, bool]:
     resolved = resolve(group.tenant_id, [ref])[id(ref)]
     if isinstance(resolved, PersonProblem):
         raise DomainError(resolved.message, field=resolved.field)
+    remember_typed_names(group.association_id, [(resolved, ref.first_name or "", ref.last_name or "")])
     added, _already = _put_on_roster(group, [(resolved, role)])
     db.session.flush()
     return resolved, bool(added)
@@ -274,48 +345,11 @@ def _heading(value: Any) -> str:
 
 
 def _read_csv(data: bytes) -> list[tuple[int, list[Any]]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=";,\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ";" if sample.count(";") >= sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    rows: list[tuple[int, list[Any]]] = []
-    try:
-        for row in reader:
-            rows.append((reader.line_num, row))
-            if len(rows) > MAX_ROWS + 1:
-                break
-    except csv.Error as exc:
-        raise DomainError(_("The CSV file cannot be read at line %(line)d: %(reason)s",
-                            line=reader.line_num, reason=str(exc)), field="file", status=400) from exc
-    return rows
+    return spreadsheet.read_csv(data, LIMITS)
 
 
 def _read_xlsx(data: bytes) -> list[tuple[int, list[Any]]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise DomainError(_("The file is not a readable Excel (.xlsx) file."), field="file", status=400) from exc
-    try:
-        ws = wb.worksheets[0]
-        rows: list[tuple[int, list[Any]]] = []
-        for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            rows.append((n, ["" if v is None else v for v in row]))
-            if len(rows) > MAX_ROWS + 1:
-                break
-    finally:
-        wb.close()
-    return rows
+    return spreadsheet.read_xlsx(data, LIMITS)
 
 
 def _cell(value: Any) -> Any:
@@ -372,12 +406,15 @@ def import_roster(group: Group, data: bytes, filename: str, default_role: str = 
         good.append((line, ref, role))
     resolved = resolve(group.tenant_id, [ref for _line, ref, _role in good]) if good else {}
     people: list[tuple[int, str]] = []
+    typed: list[tuple[int, str, str]] = []
     for line, ref, role in good:
         pid = resolved[id(ref)]
         if isinstance(pid, PersonProblem):
             report.refused.append(RowRefusal(line, shown.get(pid.field, pid.field), pid.message))
         else:
             people.append((pid, role))
+            typed.append((pid, ref.first_name or "", ref.last_name or ""))
+    remember_typed_names(group.association_id, typed)
     report.added, report.already_on_roster = _put_on_roster(group, people)
     report.refused.sort(key=lambda r: r.line)
     db.session.flush()

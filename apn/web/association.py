@@ -16,8 +16,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, func, select
 
+from apn.clash.service import HIDDEN_FROM_REPORTERS
 from apn.errors import DomainError
 from apn.extensions import db
+from apn.inputs import query_int
 from apn.models import (
     ActivitySession,
     Application,
@@ -190,7 +192,9 @@ def _roster_page(group: Group, person_form: PersonForm | None = None, import_for
     members = rosters.roster(group)
     rosters.record_view(current_user.id, group, [p.id for p, _role in members])
     db.session.commit()
-    return _page("group.html", status, group=group, members=members, person_form=person_form or PersonForm(),
+    names = rosters.names_for(group.association_id, {p.id: p.display_name for p, _role in members})
+    return _page("group.html", status, group=group, members=members, names=names,
+                 person_form=person_form or PersonForm(),
                  import_form=import_form or RosterImportForm(), report=report, remove_form=ActionForm())
 
 
@@ -263,7 +267,11 @@ def _invite_form() -> InviteForm:
 
 @bp.route("/leaders", methods=["GET", "POST"])
 def leaders():
-    """Leaders and their reporting rights; invite a leader and delegate groups."""
+    """Leaders and their reporting rights; invite a leader to report for some groups.
+
+    The answer to an invitation is the same for every address: whether it has an account is not shown,
+    and nothing is granted until the holder of the address accepts the link in the mail.
+    """
     form = _invite_form()
     status = 200
     if request.method == "POST":
@@ -277,27 +285,42 @@ def leaders():
                 status = 422
             else:
                 _send_invitation(inv)
-                forget_roles()
-                message = (_("%(email)s is invited and may report for the chosen groups.", email=inv.user.email)
-                           if inv.token else
-                           _("%(email)s may now report for the chosen groups.", email=inv.user.email))
+                message = _("An invitation has been sent to %(email)s. The rights apply once it is accepted.",
+                            email=inv.invitation.email)
                 return _commit_and_go(message, "association.leaders")
         else:
             status = 422
     grants = accounts.reporter_grants(g.association.id)
-    return _page("leaders.html", status, form=form, grants=grants, withdraw_form=ActionForm())
+    return _page("leaders.html", status, form=form, grants=grants, withdraw_form=ActionForm(),
+                 invitations=_pending_invitations())
+
+
+def _pending_invitations() -> list[tuple[object, list[str]]]:
+    """Pending invitations with the names of the groups they offer (what the inviter typed, nothing more)."""
+    names = {grp.id: grp.name for grp in rosters.groups_of(g.association.id)}
+    return [(inv, [names[gid] for gid in inv.group_ids or [] if gid in names])
+            for inv in accounts.pending_invitations(g.association.id)]
 
 
 def _send_invitation(inv: accounts.Invitation) -> None:
-    """Mail the leader: an activation link for a new account, otherwise a note about the new rights."""
-    names = [grant_group.name for grant_group in rosters.groups_of(g.association.id)
-             if grant_group.id in {gr.group_id for gr in inv.grants}]
-    link = url_for("auth.accept_invitation", token=inv.token, _external=True) if inv.token else None
-    body = render_template("auth/mail_invitation.txt", user=inv.user, inviter=current_user.name,
-                           association=g.association.name, groups=names, link=link,
-                           login_link=url_for("auth.login", _external=True))
-    accounts.send_mail(inv.user.email, _("Reporting rights for %(association)s", association=g.association.name),
-                       body)
+    """Mail the invitation link: the same mail whether or not the address has an account."""
+    link = url_for("auth.accept_invitation", token=inv.token, _external=True)
+    body = render_template("auth/mail_invitation.txt", name=inv.invitation.name, inviter=current_user.name,
+                           association=g.association.name, groups=[grp.name for grp in inv.groups], link=link)
+    accounts.send_mail(inv.invitation.email,
+                       _("Invitation to report for %(association)s", association=g.association.name), body)
+
+
+@bp.post("/leaders/invitations/<int:invitation_id>/withdraw")
+def withdraw_invitation(invitation_id: int):
+    """Withdraw a pending invitation; its link stops working."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        accounts.withdraw_invitation(g.association.id, invitation_id)
+    except DomainError:
+        abort(404, description=_("The invitation was not found."))
+    return _commit_and_go(_("The invitation is withdrawn."), "association.leaders")
 
 
 @bp.post("/leaders/grants/<int:grant_id>/withdraw")
@@ -381,7 +404,7 @@ def dak_upload():
 def sessions():
     """All sessions of the association in a period, with channel, attendance counts and clash status."""
     period = _chosen_period()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = query_int("page", 1, hi=10**6)
     rows: list[Any] = []
     total = 0
     if period is not None:
@@ -393,7 +416,8 @@ def sessions():
                       func.sum(case((Attendance.role != "participant", 1), else_=0)).label("leaders"))
                .where(Attendance.present.is_(True)).group_by(Attendance.session_id).subquery())
         clashes = (select(ClashFlag.session_id, func.count().label("open_clashes"))
-                   .where(ClashFlag.status == "open").group_by(ClashFlag.session_id).subquery())
+                   .where(ClashFlag.status == "open", ClashFlag.kind.not_in(HIDDEN_FROM_REPORTERS))
+                   .group_by(ClashFlag.session_id).subquery())
         rows = db.session.execute(
             select(ActivitySession, Group.name, att.c.participants, att.c.leaders, clashes.c.open_clashes)
             .join(Group, (Group.tenant_id == ActivitySession.tenant_id) & (Group.id == ActivitySession.group_id))
@@ -505,9 +529,11 @@ class Estimate:
 
 def expected_for(period: GrantPeriod) -> Estimate:
     """The association's expected grant for ``period`` from the rule engine (:func:`apn.rules.evaluate`)."""
+    from apn.clash import reporter_preview
     from apn.rules import evaluate
 
-    return Estimate(evaluate(current_tenant().id, period.code, g.association.id), g.association.id)
+    with reporter_preview():  # no signal of clashes in another municipality (docs/clashes.md)
+        return Estimate(evaluate(current_tenant().id, period.code, g.association.id), g.association.id)
 
 
 def _text(item: dict | Any, sv: str = "sv", en: str = "en") -> str:

@@ -38,7 +38,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from apn import tenancy
+from apn.api.schemas import Id, Text
 from apn.extensions import db
+from apn.inputs import parse_id, text_problem
 from apn.intake import AttendanceMark, IntakeResult, PersonRef, Refusal, SessionCommand, ingest
 from apn.models import (
     ActivitySession,
@@ -133,11 +135,8 @@ def _ints(values: list[Any]) -> list[int]:
     """The integers among ``values`` (form fields arrive as strings), in order, without repeats."""
     out: list[int] = []
     for v in values:
-        try:
-            i = int(v)
-        except (TypeError, ValueError):
-            continue
-        if i not in out:
+        i = parse_id(v)  # ASCII digits within 64 bits only: "²" or a 30-digit number is no id
+        if i is not None and i not in out:
             out.append(i)
     return out
 
@@ -155,7 +154,7 @@ def parse_form(form) -> AttendanceForm:
     if data.stop_time is None:
         data.errors["stop"] = _("Give the stop time as HH:MM.")
     fac = (form.get("facility") or "").strip()
-    data.facility_id = int(fac) if fac.isdigit() else None
+    data.facility_id = parse_id(fac)
     data.session_type = form.get("type") or "Traening"
     data.present = _ints(form.getlist("p"))
     data.leaders = _ints(form.getlist("l"))
@@ -178,7 +177,10 @@ def parse_form(form) -> AttendanceForm:
             continue  # the empty "add a participant" block
         person = NewPerson(personnummer=pnr or None, first_name=first or None, last_name=last or None,
                            sex=sex, disability=str(i) in dis, temporary_leader=str(i) in tls)
-        if not pnr:
+        if any(text_problem(v) for v in (pnr, first, last)):
+            data.errors[f"new_{len(data.new_people)}"] = _(
+                "Remove the control characters (invisible characters) from this field.")
+        elif not pnr:
             person.birth_date = _parse_date(birth_raw)
             if not (first and last and person.birth_date):
                 # numbered as the form shows it again: the entries kept, without empty ones
@@ -194,9 +196,9 @@ class NewPersonSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    personnummer = fields.String(load_default=None, validate=validate.Length(max=20))
-    first_name = fields.String(load_default=None, validate=validate.Length(max=50))
-    last_name = fields.String(load_default=None, validate=validate.Length(max=50))
+    personnummer = Text(max_len=20, load_default=None, allow_none=True)
+    first_name = Text(max_len=50, load_default=None, allow_none=True)
+    last_name = Text(max_len=50, load_default=None, allow_none=True)
     birth_date = fields.Date(load_default=None)
     sex = fields.String(load_default=None, validate=validate.OneOf(["F", "M", "X"]))
     disability = fields.Boolean(load_default=False)
@@ -209,19 +211,19 @@ class AppSessionSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    group_id = fields.Integer(required=True)
+    group_id = Id(required=True)
     date = fields.Date(required=True)
     start = fields.Time(required=True)
     stop = fields.Time(required=True)
-    facility_id = fields.Integer(load_default=None, allow_none=True)
+    facility_id = Id(load_default=None, allow_none=True)
     session_type = fields.String(load_default="Traening", validate=validate.OneOf(SESSION_TYPES))
-    present = fields.List(fields.Integer(), load_default=list)
-    leaders = fields.List(fields.Integer(), load_default=list)
-    temporary_leaders = fields.List(fields.Integer(), load_default=list)
-    disabled = fields.List(fields.Integer(), load_default=list)
+    present = fields.List(Id(), load_default=list)
+    leaders = fields.List(Id(), load_default=list)
+    temporary_leaders = fields.List(Id(), load_default=list)
+    disabled = fields.List(Id(), load_default=list)
     new_people = fields.List(fields.Nested(NewPersonSchema), load_default=list)
     #: When the attendance was taken on the phone (informational).
-    taken_at = fields.String(load_default=None)
+    taken_at = Text(max_len=40, load_default=None, allow_none=True)
 
 
 def form_from_json(payload: dict) -> AttendanceForm:
@@ -342,7 +344,7 @@ def _clash_lines(notes: list[dict], names: dict[int, str]) -> list[str]:
     for note in notes:
         kind = note.get("kind")
         who = names.get(note.get("person_id") or -1, _("A person"))
-        if kind in ("person_overlap", "other_municipality"):
+        if kind == "person_overlap":
             lines.append(_("%(name)s is also registered at another activity at the same time, so the "
                            "participation may not count.", name=who))
         elif kind == "leader_overlap":
@@ -367,6 +369,7 @@ def _rule_verdict(session: ActivitySession):
     The engine has no per-session preview, so the association's period is evaluated (vectorised, fast) and
     this session's verdict is picked out.
     """
+    from apn.clash import reporter_preview
     from apn.errors import DomainError
     from apn.rules import evaluate
 
@@ -376,7 +379,8 @@ def _rule_verdict(session: ActivitySession):
     if period is None:
         return None
     try:
-        ev = evaluate(session.tenant_id, period.code, session.association_id)
+        with reporter_preview():  # no signal of clashes in another municipality (docs/clashes.md)
+            ev = evaluate(session.tenant_id, period.code, session.association_id)
     except DomainError:  # e.g. no rule set installed for the period
         logger.info("No rule preview for session %s", session.id)
         return None
@@ -389,7 +393,10 @@ def verdict_for(session: ActivitySession, notes: list[dict] | None = None) -> di
         select(Attendance.person_id, Attendance.role, Attendance.present, Person.first_name, Person.last_name)
         .join(Person, (Person.id == Attendance.person_id) & (Person.tenant_id == Attendance.tenant_id))
         .where(Attendance.session_id == session.id)).all()
-    names = {r.person_id: f"{r.first_name} {r.last_name}" for r in people}
+    from apn.services.rosters import names_for
+
+    # The names the association typed, never a name another association stored (docs/security.md).
+    names = names_for(session.association_id, {r.person_id: f"{r.first_name} {r.last_name}" for r in people})
     present = [r for r in people if r.present]
     participants = sum(1 for r in present if r.role == "participant")
     leaders = sum(1 for r in present if r.role != "participant")
@@ -498,6 +505,34 @@ def _defaults(group: Group) -> AttendanceForm:
                           facility_id=group.main_facility_id)
 
 
+def _names(group: Group, people: list[Person]) -> dict[int, str]:
+    """The names to show for the group's people: those its association typed (see ``rosters.names_for``)."""
+    from apn.services.rosters import names_for
+
+    return names_for(group.association_id, {p.id: p.display_name for p in people})
+
+
+def _remember_new_people(group: Group, data: AttendanceForm) -> None:
+    """Keep the names the leader typed for added people matched by a personal number that another association
+    reported, so that the result page shows those and not the stored ones."""
+    from apn.identity import IdentityError, parse_personnummer, pnr_hash
+    from apn.services.rosters import remember_typed_names
+
+    typed: list[tuple[int, str, str]] = []
+    for np in data.new_people:
+        if not np.personnummer:
+            continue  # matched by the very name and birth date typed: nothing to disclose
+        try:
+            digest = pnr_hash(parse_personnummer(np.personnummer).number)
+        except IdentityError:
+            continue
+        pid = db.session.execute(select(Person.id).where(Person.pnr_hash == digest)).scalar_one_or_none()
+        if pid is not None:
+            typed.append((pid, np.first_name or "", np.last_name or ""))
+    if typed:
+        remember_typed_names(group.association_id, typed, int(current_user.id))
+
+
 def _render_form(group: Group, data: AttendanceForm, status: int = 200, session: ActivitySession | None = None):
     """Render the attendance page (new or edit) with values and errors."""
     participants, leaders = roster(group)
@@ -508,6 +543,7 @@ def _render_form(group: Group, data: AttendanceForm, status: int = 200, session:
         .order_by(ActivitySession.starts_at.desc()).limit(5)).scalars().all()
     html = render_template(
         "leader/attendance.html", group=group, data=data, participants=participants, leaders=leaders,
+        names=_names(group, participants + leaders),
         facilities=facilities, session_types=SESSION_TYPES, editing=session, recent=sessions,
         weekday_names=[_("Mondays"), _("Tuesdays"), _("Wednesdays"), _("Thursdays"), _("Fridays"),
                        _("Saturdays"), _("Sundays")])
@@ -548,6 +584,7 @@ def _save(group: Group, data: AttendanceForm, channel: str, session_id: int | No
     if nested is not None:
         nested.commit()
     outcome = result.accepted[0]
+    _remember_new_people(group, data)
     logger.info("Session %s %s by user %s via %s", outcome.session_id, outcome.action, current_user.id, channel)
     return outcome
 
