@@ -7,6 +7,7 @@ Pages get a rendered page with the same message. No stack trace ever reaches a u
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -134,7 +135,7 @@ def _database_unavailable_response(exc: Exception):
     """503 with ``Retry-After`` in the one error format; nothing in it needs the database."""
     from flask import current_app, g
 
-    from apn.extensions import db, login_manager
+    from apn.extensions import db, limiter, login_manager
 
     orig = getattr(exc, "orig", None) or exc
     # The class and SQLSTATE only: a failing statement's parameters may hold personal data.
@@ -145,6 +146,10 @@ def _database_unavailable_response(exc: Exception):
     except Exception:  # noqa: BLE001 - the outage is what matters
         logger.warning("closing the session failed during a database outage")
     g._login_user = login_manager.anonymous_user()  # the page must not load the user from the database
+    try:  # Flask-Limiter would raise Retry-After to the end of its rate window (up to a minute)
+        limiter.context.view_rate_limit = None
+    except Exception:  # noqa: BLE001 - no limit in this request
+        pass
     seconds = int(current_app.config.get("DB_RETRY_AFTER", DB_RETRY_AFTER))
     headers = {"Retry-After": str(seconds), "Cache-Control": "no-store"}
     try:
@@ -176,6 +181,23 @@ def register(app: Flask) -> None:
 
     for cls in db_errors:
         app.register_error_handler(cls, _db_error)
+
+    @app.teardown_appcontext
+    def _end_session(exc: BaseException | None) -> None:
+        """End the request's database session before Flask-SQLAlchemy does: when the server went away after
+        the answer was made, the closing ROLLBACK fails; drop the dead connection instead of turning a
+        finished answer into a 500."""
+        from apn.extensions import db
+
+        try:
+            db.session.remove()
+        except Exception as err:
+            if not database_unavailable(err):
+                raise
+            logger.warning("Database gone while ending a request's session: %s", type(err).__name__)
+            with contextlib.suppress(Exception):
+                db.session.registry().invalidate()
+            db.session.registry.clear()
 
 
     @app.errorhandler(DomainError)

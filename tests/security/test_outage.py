@@ -104,6 +104,12 @@ def pg_app(own_pg, base_config):
         db.session.execute(text("SELECT 2"))
         return jsonify({"unreachable": True})
 
+    @app.get("/_test/crash-after-the-answer")
+    def _crash_after_the_answer():
+        db.session.execute(text("SELECT 1"))  # a transaction is open; the request's end rolls it back
+        own_pg.stop_server("immediate")
+        return jsonify({"answered": True})
+
     with app.app_context():
         upgrade()
         world = build_world()
@@ -212,6 +218,40 @@ def test_a_connection_lost_between_two_statements_answers_503(pg_app, up):
     leader = pg_app.test_client()
     sign_in(leader, creds["world"].email)
     assert leader.get(f"/k/{creds['world'].slug}/leader/").status_code == 200
+
+
+def test_a_server_gone_after_the_answer_was_made_keeps_the_answer(pg_app, up):
+    """The request's closing ROLLBACK meets a dead connection: the answer stands (it was a 500 from the
+    teardown), and the next request gets a fresh connection."""
+    r = pg_app.test_client().get("/_test/crash-after-the-answer", headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.get_json() == {"answered": True}
+    up.start_server()
+    creds = pg_app.extensions["outage_test"]
+    leader = pg_app.test_client()
+    sign_in(leader, creds["world"].email)
+    assert leader.get(f"/k/{creds['world'].slug}/leader/").status_code == 200
+
+
+def test_the_rate_limiter_does_not_stretch_retry_after(pg_app, own_pg, up, base_config):
+    """With rate limiting on, Flask-Limiter raises every Retry-After to the end of its window (up to a
+    minute); an outage's 503 keeps the few seconds it asks for, on the API and the pages."""
+    creds = pg_app.extensions["outage_test"]
+    limited = create_app({**base_config, "RATELIMIT_ENABLED": True, "DATABASE_URL": own_pg.url("apn_app")})
+    api = limited.test_client()
+    bearer = {"Authorization": f"Bearer {_token(api, creds)}", "Accept": "application/json"}
+    assert api.get("/api/v1/associations", headers=bearer).status_code == 200
+    up.stop_server("fast")
+    try:
+        for resp in (api.get("/api/v1/associations", headers=bearer),
+                     api.post("/api/v1/auth/token", data={"grant_type": "client_credentials",
+                                                          "client_id": creds["client_id"],
+                                                          "client_secret": creds["secret"]})):
+            _assert_503(resp)
+            assert resp.headers["Retry-After"] == "5"
+    finally:
+        up.start_server()
+        with limited.app_context():
+            db.engine.dispose()
 
 
 def test_the_partner_client_waits_as_retry_after_says_and_gets_through_after_the_restart(pg_app, up):
