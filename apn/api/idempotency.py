@@ -4,6 +4,10 @@ The first successful response to a key is stored with a hash of the request (met
 same transaction as the write. The same key with the same request replays that response with the header
 ``Idempotent-Replayed: true``; the same key with another request is refused with 422. Failed requests
 (4xx) are not stored, so a corrected request may reuse the key. Keys are per partner client.
+
+The key is claimed (its row written) before the work, so a concurrent request with the same key waits on
+the key's primary key (PostgreSQL's unique index, SQLite's single writer) until the first one ends, and
+then replays its answer (or gets the 422) instead of doing the work a second time.
 """
 
 from __future__ import annotations
@@ -80,23 +84,30 @@ def idempotent(func):
         row = _stored(key)
         if row is not None:
             return _replay(row, digest)
-        resp = make_response(func(*args, **kwargs))
-        if resp.status_code >= 400:
-            return resp
-        db.session.add(IdempotencyKey(
-            tenant_id=require_tenant_id(), actor=actor(), key=key, method=request.method,
-            path=request.path[:300], request_hash=digest, response_status=resp.status_code,
-            response_body=resp.get_data(as_text=True)))
+        claim = IdempotencyKey(tenant_id=require_tenant_id(), actor=actor(), key=key, method=request.method,
+                               path=request.path[:300], request_hash=digest, response_status=0, response_body="")
+        db.session.add(claim)
         try:
-            db.session.commit()
+            db.session.flush()
         except IntegrityError:
-            # A concurrent request with the same key won: answer as a repeat of it.
+            # A concurrent request with the same key claimed it first and has ended: answer as its repeat.
             db.session.rollback()
             row = _stored(key)
-            if row is None:
-                return error_response(409, "a request with this Idempotency-Key is in progress; retry",
-                                      {"headers": {HEADER: ["in progress"]}})
+            if row is None:  # it failed and left the key free again
+                return error_response(409, "a request with this Idempotency-Key was being handled; retry",
+                                      {"headers": {HEADER: ["in progress"]}}, {"Retry-After": "1"})
             return _replay(row, digest)
+        try:
+            resp = make_response(func(*args, **kwargs))
+        except BaseException:
+            db.session.rollback()  # the claim goes with the failed work
+            raise
+        if resp.status_code >= 400:
+            db.session.rollback()
+            return resp
+        claim.response_status = resp.status_code
+        claim.response_body = resp.get_data(as_text=True)
+        db.session.commit()
         return resp
 
     return wrapper

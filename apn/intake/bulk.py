@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import any_, bindparam, insert
+from sqlalchemy import any_, bindparam, insert, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
 
@@ -18,18 +19,40 @@ def one_of(conn, column, values: list):
     return column.in_(values)
 
 
-def insert_rows(conn, table, rows: list[dict]) -> None:
+def take_write_lock(conn) -> None:
+    """SQLite: take the database's write lock now (as ``BEGIN IMMEDIATE`` would), so the reads that follow
+    see every committed write and no other writer can slip in before this transaction's own writes.
+
+    SQLite has one writer at a time; a transaction that reads first and writes later decides on what it read
+    before it waited for the lock. PostgreSQL: nothing (row locks and ``ON CONFLICT`` do the work there).
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("UPDATE id_counter SET value = value WHERE 0 = 1"))
+
+
+def insert_rows(conn, table, rows: list[dict], *, on_conflict: tuple[str, ...] = (),
+                update: tuple[str, ...] = ()) -> None:
     """Insert many rows in one round trip where the database allows it.
 
     PostgreSQL: one ``INSERT … SELECT FROM unnest(array, array, …)`` per call, one array parameter per
     column, so neither a row-by-row executemany nor the compilation of a statement with tens of thousands of
     bind parameters is paid (and COPY is not allowed into tables with row-level security). SQLite: a plain
     executemany, which is already fast in-process.
+
+    ``on_conflict`` names the columns of a unique constraint: a row that would break it (a concurrent
+    transaction stored the same key first; PostgreSQL waits for that one to end) is skipped, or, with
+    ``update``, those columns of the stored row take the new values. The caller reads back what is stored.
     """
     if not rows:
         return
     if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
+        stmt = sqlite.insert(table) if on_conflict else insert(table)
+        if on_conflict and update:
+            stmt = stmt.on_conflict_do_update(index_elements=list(on_conflict),
+                                              set_={c: stmt.excluded[c] for c in update})
+        elif on_conflict:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(on_conflict))
+        conn.execute(stmt, rows)
         return
     keys = list(rows[0])
     params = {k: [r[k] for r in rows] for k in keys}
@@ -44,6 +67,9 @@ def insert_rows(conn, table, rows: list[dict]) -> None:
         f"%({k})b::{table.c[k].type.compile(dialect=conn.dialect)}[]" for k in keys
     )
     sql = f"INSERT INTO {table.name} ({', '.join(keys)}) SELECT * FROM unnest({casts})"
+    if on_conflict:
+        action = "UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in update) if update else "NOTHING"
+        sql += f" ON CONFLICT ({', '.join(on_conflict)}) DO {action}"
     conn.exec_driver_sql(sql, params)
 
 
