@@ -4,6 +4,11 @@ Personal identity numbers (personnummer, samordningsnummer) are 12 digits ``YYYY
 carry a Luhn check digit; a samordningsnummer has 60 added to the day. The ninth digit (the third of
 ``NNNN``) is odd for men and even for women. Organisation numbers are ten digits with a Luhn check digit
 and a third digit of at least 2.
+
+Every number is read through :func:`normalise_number` before it is validated or hashed, so a number typed
+with other Unicode digits (fullwidth, Arabic-Indic, superscript …), other dashes, non-breaking or thin
+spaces, or invisible characters (zero-width, bidi controls) is the same number as its plain ASCII form;
+whatever is still not ``[0-9]`` (or an allowed separator) afterwards is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
@@ -42,7 +48,80 @@ def luhn_digit(digits: str) -> str:
     raise AssertionError("unreachable")
 
 
-_PNR_RE = re.compile(r"^(\d{8})[-+]?(\d{4})$")
+#: Why a number with characters other than digits (and its separators) is refused.
+NOT_DIGITS = "must be written with the digits 0–9 only"
+
+_MINUS_SIGNS = frozenset("\u2212\u2796\ufe63\uff0d")
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def _recomposed(text: str) -> str:
+    """NFKC once more when dropping a character let two others meet (``A``, zero-width, accent)."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+def normalise_number(value: str | None) -> str:
+    """The text of a number as typed, made comparable; nothing is refused here.
+
+    NFKC (fullwidth, superscript and circled digits, fullwidth ``+``), every other Unicode decimal digit
+    (Arabic-Indic, Devanagari …) as its ASCII digit, every dash or minus sign as ``-``; white space of
+    every kind (NBSP, thin space …) and format characters (Unicode ``Cf``: zero-width characters, bidi
+    controls, soft hyphen, BOM) dropped. Other characters are kept for the caller to refuse.
+    """
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKC", value or ""):
+        if "0" <= ch <= "9" or ch in "-+":
+            out.append(ch)
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Nd":
+            out.append(str(unicodedata.decimal(ch)))
+        elif cat == "Pd" or ch in _MINUS_SIGNS:
+            out.append("-")
+        elif cat in ("Cf", "Zs", "Zl", "Zp") or ch.isspace():
+            continue
+        else:
+            out.append(ch)
+    return _recomposed("".join(out))
+
+
+def normalise_key(value: str | None) -> str:
+    """A partner's free-text key (session code, card number, person id) made comparable.
+
+    The same folding as :func:`normalise_number` (NFKC, Unicode digits as ASCII, dashes as ``-``, format
+    characters dropped), except that letters stay and other white space becomes a plain space. Printable
+    ASCII without surrounding spaces is returned as it is.
+    """
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKC", value or ""):
+        if ch.isascii() and not ch.isspace():
+            out.append(ch)
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Nd":
+            out.append(str(unicodedata.decimal(ch)))
+        elif cat == "Pd" or ch in _MINUS_SIGNS:
+            out.append("-")
+        elif cat == "Cf":
+            continue
+        elif cat in ("Zs", "Zl", "Zp") or ch.isspace():
+            out.append(" ")
+        else:
+            out.append(ch)
+    return _recomposed("".join(out)).strip()
+
+
+def ascii_digits(value: str | None, separators: str = "") -> str:
+    """:func:`normalise_number`, then :class:`IdentityError` unless only ``[0-9]`` and ``separators`` remain."""
+    text = normalise_number(value)
+    allowed = _ASCII_DIGITS | frozenset(separators)
+    if any(ch not in allowed for ch in text):
+        raise IdentityError(NOT_DIGITS)
+    return text
+
+
+_PNR_RE = re.compile(r"([0-9]{8})[-+]?([0-9]{4})", re.ASCII)
+_PNR12_RE = re.compile(r"[0-9]{12}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -61,9 +140,13 @@ class PersonalNumber:
 
 
 def parse_personnummer(value: str) -> PersonalNumber:
-    """Validate a 12-digit personal or coordination number (a dash or plus is accepted and dropped)."""
-    raw = (value or "").strip().replace(" ", "")
-    m = _PNR_RE.match(raw)
+    """Validate a 12-digit personal or coordination number (a dash or plus is accepted and dropped).
+
+    The value is normalised first (:func:`normalise_number`), so every spelling of a number gives the same
+    12 ASCII digits, and with them the same hash.
+    """
+    raw = ascii_digits(value, "-+")
+    m = _PNR_RE.fullmatch(raw)
     if not m:
         raise IdentityError("must be 12 digits, YYYYMMDDNNNN")
     digits = m.group(1) + m.group(2)
@@ -92,10 +175,10 @@ def mask(number: str | None) -> str:
 
 def normalise_orgnr(value: str) -> str:
     """Validate an organisation number and return its ten digits."""
-    raw = (value or "").strip().replace("-", "").replace(" ", "")
+    raw = ascii_digits(value, "-").replace("-", "")
     if len(raw) == 12 and raw.startswith("16"):
         raw = raw[2:]
-    if not re.fullmatch(r"\d{10}", raw):
+    if not re.fullmatch(r"[0-9]{10}", raw, re.ASCII):
         raise IdentityError("must be 10 digits (NNNNNN-NNNN)")
     if int(raw[2]) < 2:
         raise IdentityError("the third digit of an organisation number is at least 2")
@@ -110,7 +193,13 @@ def format_orgnr(digits: str) -> str:
 
 
 def pnr_hash(number: str, key: str | None = None) -> str:
-    """Keyed hash (HMAC-SHA256, hex) of a 12-digit number: the same person matches across tenants."""
+    """Keyed hash (HMAC-SHA256, hex) of a 12-digit number: the same person matches across tenants.
+
+    Only the canonical 12 ASCII digits are hashed (:func:`parse_personnummer` gives them), so no spelling
+    of a number can get a hash of its own.
+    """
+    if not _PNR12_RE.fullmatch(number):
+        raise IdentityError("must be 12 digits, YYYYMMDDNNNN")
     k = key if key is not None else current_app.config["PNR_HASH_KEY"]
     return hmac.new(k.encode(), number.encode(), hashlib.sha256).hexdigest()
 
