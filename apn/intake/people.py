@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select, tuple_
 
 from apn.extensions import db
-from apn.identity import IdentityError, encrypt_pnr, parse_personnummer, pnr_hash
+from apn.identity import IdentityError, encrypt_pnr, normalise_key, parse_personnummer, pnr_hash
 from apn.intake.bulk import insert_rows, one_of
 from apn.intake.commands import PersonRef
 from apn.models import PartnerPerson, Person, allocate_ids
@@ -22,6 +22,11 @@ class PersonProblem:
 
     field: str
     message: str
+
+
+def _external_id(ref: PersonRef) -> str | None:
+    """The partner's id of the person in its comparable form (``kid-１`` is ``kid-1``)."""
+    return normalise_key(ref.external_id) or None if ref.external_id else None
 
 
 def _name_key(ref: PersonRef) -> tuple[str, str, dt.date]:
@@ -86,7 +91,7 @@ def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None
         elif ref.person_id is not None:
             wanted_ids.setdefault(int(ref.person_id), []).append(ref)
         elif ref.external_id and not (ref.first_name or ref.birth_date):
-            by_ext.setdefault(ref.external_id, []).append(ref)
+            by_ext.setdefault(_external_id(ref) or "", []).append(ref)
         else:
             by_name.setdefault(_name_key(ref), []).append(ref)
 
@@ -172,8 +177,9 @@ def _remember_external_ids(conn, tenant_id: int, partner_client_id: int, refs: l
     pairs = {}
     for r in refs:
         pid = out.get(id(r))
-        if r.external_id and isinstance(pid, int):
-            pairs[r.external_id] = pid
+        ext = _external_id(r)
+        if ext and isinstance(pid, int):
+            pairs[ext] = pid
     if not pairs:
         return
     unknown = [e for e in pairs if e not in known_ext]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from apn.errors import Conflict, DomainError, NotFound
 from apn.extensions import db
-from apn.identity import IdentityError, normalise_orgnr
+from apn.identity import IdentityError, ascii_digits, normalise_orgnr
 from apn.models import Association
 from apn.models.association import PAYOUT_METHODS
 from apn.tenancy import require_tenant_id
@@ -20,8 +18,11 @@ def validate_payout_account(method: str | None, account: str | None) -> str | No
         return None
     if method not in PAYOUT_METHODS:
         raise DomainError("must be bankgiro, plusgiro or bank", field="payout_method")
-    digits = re.sub(r"[\s-]", "", account or "")
-    if not digits.isdigit():
+    try:  # other Unicode digits, dashes and spaces read as what they are; isdigit() would take '²'
+        digits = ascii_digits(account, "-").replace("-", "")
+    except IdentityError:
+        digits = ""
+    if not digits:
         raise DomainError("an account number has digits only (dashes and spaces are ignored)",
                           field="payout_account")
     lengths = {"bankgiro": (7, 8), "plusgiro": (2, 8), "bank": (8, 16)}[method]

@@ -23,7 +23,7 @@ from apn.errors import DomainError, NotFound
 from apn.exports.cells import is_formula_like
 from apn.extensions import db
 from apn.formats import spreadsheet
-from apn.identity import IdentityError, parse_personnummer
+from apn.identity import NOT_DIGITS, IdentityError, parse_personnummer
 from apn.intake.commands import PersonRef
 from apn.intake.people import PersonProblem, resolve
 from apn.models import AuditEntry, Facility, Group, GroupMember, Person
@@ -57,6 +57,7 @@ _IDENTITY_REASONS = {
     "the date part is not a real date": lambda: _("the date part is not a real date"),
     "the birth date is out of range": lambda: _("the birth date is out of range"),
     "the check digit is wrong": lambda: _("the check digit is wrong"),
+    NOT_DIGITS: lambda: _("must be written with the digits 0–9 only"),
 }
 
 

@@ -25,7 +25,7 @@ from apn.formats.dak.parser import (
     first_per_id,
     parse_dak,
 )
-from apn.identity import IdentityError, normalise_orgnr, parse_personnummer
+from apn.identity import IdentityError, normalise_key, normalise_orgnr, parse_personnummer
 from apn.intake import AttendanceMark, PersonRef, SessionCommand, ingest
 from apn.intake.people import PersonProblem, resolve
 from apn.models import Association, Facility, Group, PartnerAuthorisation, Tenant, allocate_ids
@@ -123,6 +123,8 @@ class _Import:
     def run(self) -> DakReport:
         """Check, translate, ingest once, report."""
         f = self.f
+        for s in f.sessions:  # the partner's session code as the API compares it (``Ｄ-１`` is ``D-1``)
+            s.kod = normalise_key(s.kod) or None
         tenant = db.session.get(Tenant, self.tenant_id)
         if tenant is None:
             raise Forbidden("unknown municipality")
