@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, bindparam, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, INTEGER
 
 from apn.extensions import db
 from apn.identity import IdentityError, encrypt_pnr, normalise_key, parse_personnummer, pnr_hash
-from apn.intake.bulk import insert_rows, one_of
+from apn.intake.bulk import insert_rows, one_of, take_write_lock
 from apn.intake.commands import PersonRef
 from apn.models import PartnerPerson, Person, allocate_ids
 
@@ -110,56 +112,98 @@ def resolve(tenant_id: int, refs: list[PersonRef], partner_client_id: int | None
                 out[id(r)] = known.get(ext) or PersonProblem(
                     "id", f"person {ext} is not in the register and not known from earlier files")
 
+    # People not stored yet are created here. A concurrent request may be creating the same people: wait
+    # for it (advisory locks on the new people's keys, taken in one order), then look again, and insert
+    # the people by number so that one stored meanwhile by any other path is skipped, not doubled.
+    existing: dict[str, int] = _by_hash(conn, tenant_id, list(by_hash)) if by_hash else {}
+    existing_n: dict[tuple, int] = _by_name(conn, tenant_id, list(by_name)) if by_name else {}
+    missing = [h for h in by_hash if h not in existing]
+    missing_n = [k for k in by_name if k not in existing_n]
+    if missing or missing_n:
+        _lock_new_people(conn, tenant_id, [("pnr", h) for h in missing] + [("name", *k) for k in missing_n])
+        existing.update(_by_hash(conn, tenant_id, missing) if missing else {})
+        existing_n.update(_by_name(conn, tenant_id, missing_n) if missing_n else {})
+        missing = sorted(h for h in missing if h not in existing)
+        missing_n = [k for k in missing_n if k not in existing_n]
+
     new_rows: list[dict] = []
-    if by_hash:
-        existing = dict(conn.execute(select(Person.pnr_hash, Person.id).where(
-            Person.tenant_id == tenant_id, one_of(conn, Person.pnr_hash, list(by_hash)))).all())
-        missing = [h for h in by_hash if h not in existing]
-        ids = list(allocate_ids(conn, "person", len(missing)))
-        for h, pid in zip(missing, ids, strict=True):
-            pn = parsed[h]
-            first = by_hash[h][0]
-            new_rows.append({
-                "tenant_id": tenant_id, "id": pid, "first_name": (first.first_name or "").strip()[:50] or "?",
-                "last_name": (first.last_name or "").strip()[:50] or "?", "birth_date": pn.birth_date,
-                "sex": pn.sex, "pnr_hash": h, "pnr_encrypted": encrypt_pnr(pn.number),
-                "coordination_number": pn.coordination,
-            })
-            existing[h] = pid
-        for h, rs in by_hash.items():
-            for r in rs:
-                out[id(r)] = existing[h]
-
-    if by_name:
-        keys = list(by_name)
-        existing_n: dict[tuple, int] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = conn.execute(select(Person.last_name, Person.first_name, Person.birth_date, Person.id).where(
-                Person.tenant_id == tenant_id, Person.pnr_hash.is_(None),
-                tuple_(Person.last_name, Person.first_name, Person.birth_date).in_(chunk)).order_by(Person.id)).all()
-            for ln, fn, bd, pid in rows:
-                existing_n.setdefault((ln, fn, bd), pid)
-        missing_n = [k for k in keys if k not in existing_n]
-        ids = list(allocate_ids(conn, "person", len(missing_n)))
-        for k, pid in zip(missing_n, ids, strict=True):
-            first = by_name[k][0]
-            new_rows.append({
-                "tenant_id": tenant_id, "id": pid, "first_name": k[1][:50], "last_name": k[0][:50],
-                "birth_date": k[2], "sex": SEX_VALUES.get(first.sex or "X", "X"), "pnr_hash": None,
-                "pnr_encrypted": None, "coordination_number": False,
-            })
-            existing_n[k] = pid
-        for k, rs in by_name.items():
-            for r in rs:
-                out[id(r)] = existing_n[k]
-
+    for h, pid in zip(missing, allocate_ids(conn, "person", len(missing)), strict=True):
+        pn = parsed[h]
+        first = by_hash[h][0]
+        new_rows.append({
+            "tenant_id": tenant_id, "id": pid, "first_name": (first.first_name or "").strip()[:50] or "?",
+            "last_name": (first.last_name or "").strip()[:50] or "?", "birth_date": pn.birth_date,
+            "sex": pn.sex, "pnr_hash": h, "pnr_encrypted": encrypt_pnr(pn.number),
+            "coordination_number": pn.coordination,
+        })
     if new_rows:
-        insert_rows(conn, Person.__table__, new_rows)
+        insert_rows(conn, Person.__table__, new_rows, on_conflict=("tenant_id", "pnr_hash"))
+        existing.update(_by_hash(conn, tenant_id, missing))
+    for h, rs in by_hash.items():
+        for r in rs:
+            out[id(r)] = existing[h]
+
+    new_rows = []
+    for k, pid in zip(missing_n, allocate_ids(conn, "person", len(missing_n)), strict=True):
+        first = by_name[k][0]
+        new_rows.append({
+            "tenant_id": tenant_id, "id": pid, "first_name": k[1][:50], "last_name": k[0][:50],
+            "birth_date": k[2], "sex": SEX_VALUES.get(first.sex or "X", "X"), "pnr_hash": None,
+            "pnr_encrypted": None, "coordination_number": False,
+        })
+        existing_n[k] = pid
+    insert_rows(conn, Person.__table__, new_rows)
+    for k, rs in by_name.items():
+        for r in rs:
+            out[id(r)] = existing_n[k]
 
     if partner_client_id is not None:
         _remember_external_ids(conn, tenant_id, partner_client_id, refs, out, known_ext)
     return out
+
+
+def _by_hash(conn, tenant_id: int, hashes: list[str]) -> dict[str, int]:
+    """Stored people by the keyed hash of their number: hash -> person id."""
+    return dict(conn.execute(select(Person.pnr_hash, Person.id).where(
+        Person.tenant_id == tenant_id, one_of(conn, Person.pnr_hash, hashes))).all())
+
+
+def _by_name(conn, tenant_id: int, keys: list[tuple]) -> dict[tuple, int]:
+    """Stored people without a number by (last name, first name, birth date): key -> the first person id."""
+    out: dict[tuple, int] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        rows = conn.execute(select(Person.last_name, Person.first_name, Person.birth_date, Person.id).where(
+            Person.tenant_id == tenant_id, Person.pnr_hash.is_(None),
+            tuple_(Person.last_name, Person.first_name, Person.birth_date).in_(chunk)).order_by(Person.id)).all()
+        for ln, fn, bd, pid in rows:
+            out.setdefault((ln, fn, bd), pid)
+    return out
+
+
+#: PostgreSQL advisory lock namespace of the creation of people (the clash check has ``0x61706E``).
+CREATE_LOCK_NAMESPACE = 0x61706F
+#: New people's keys are hashed into this many locks (a power of two), which bounds the locks one
+#: transaction holds; two keys in one bucket only wait for each other.
+CREATE_LOCK_BUCKETS = 4096
+_LOCK_SQL = text("SELECT count(pg_advisory_xact_lock(:ns, b)) FROM unnest(:buckets) AS b").bindparams(
+    bindparam("buckets", type_=ARRAY(INTEGER)))
+
+
+def _lock_new_people(conn, tenant_id: int, keys: list[tuple]) -> None:
+    """Wait for concurrent transactions creating any of these people; the next read then finds them.
+
+    PostgreSQL: transaction-level advisory locks, in bucket order so that two transactions never wait for
+    each other in a circle, held until commit. SQLite: the database's write lock (one writer at a time).
+    """
+    if not keys:
+        return
+    if conn.dialect.name != "postgresql":
+        take_write_lock(conn)
+        return
+    buckets = sorted({int.from_bytes(hashlib.sha256(repr((tenant_id, *k)).encode()).digest()[:4], "big")
+                      & (CREATE_LOCK_BUCKETS - 1) for k in keys})
+    conn.execute(_LOCK_SQL, {"ns": CREATE_LOCK_NAMESPACE, "buckets": buckets})
 
 
 def _external_ids(conn, tenant_id: int, partner_client_id: int | None, external_ids: list[str]) -> dict[str, int]:
@@ -190,7 +234,10 @@ def _remember_external_ids(conn, tenant_id: int, partner_client_id: int, refs: l
            for e, p in pairs.items() if e not in known]
     changed = [(e, p) for e, p in pairs.items() if e in known and known[e] != p]
     if new:
-        insert_rows(conn, PartnerPerson.__table__, new)
+        # A concurrent request may map the same id first: then this one's mapping replaces it, as it would
+        # one after the other.
+        insert_rows(conn, PartnerPerson.__table__, new, on_conflict=("tenant_id", "partner_client_id", "external_id"),
+                    update=("person_id",))
     for e, p in changed:
         conn.execute(PartnerPerson.__table__.update().where(and_(
             PartnerPerson.tenant_id == tenant_id, PartnerPerson.partner_client_id == partner_client_id,

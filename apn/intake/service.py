@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 
 from apn.extensions import db
-from apn.intake.bulk import insert_rows, one_of, refresh_statistics
+from apn.intake.bulk import insert_rows, one_of, refresh_statistics, take_write_lock
 from apn.intake.commands import AttendanceMark, SessionCommand
 from apn.intake.people import PersonProblem, resolve
 from apn.models import (
@@ -45,6 +45,10 @@ PERIOD_DECIDED = "period_decided"
 NO_PERIOD = "no_period"
 DATE_IN_FUTURE = "date_in_future"
 LOCK_CODES = (PERIOD_CLOSED, PERIOD_SUBMITTED, PERIOD_DECIDED)
+#: The code and reason given to the loser of a race: a concurrent request stored or removed the same session
+#: first (the API answers 409; sending it again gives the sequential outcome).
+CONCURRENT_WRITE = "concurrent_write"
+CONCURRENT_REASON = "another request wrote this session at the same moment; send it again"
 
 
 @dataclass
@@ -317,10 +321,13 @@ def ingest(commands: list[SessionCommand]) -> IntakeResult:
             continue
         pending.append((cmd, prev, people))
 
-    # An attendance-only update writes new rows with the session's times, which the foreign key compares
-    # with the stored session: read them again under a key-share lock, so that a concurrent change of the
-    # session's times waits for this transaction (and then carries these rows along).
-    spans = _locked_spans(conn, tenant_id, [prev["id"] for cmd, prev, _ in pending if cmd.method == "update"])
+    # Every stored session the batch touches is read again under a lock (PostgreSQL: FOR NO KEY UPDATE, in
+    # id order; SQLite: the write lock), so a concurrent write of the same session waits for this transaction
+    # and then sees its rows: two replaces never mix their attendance, an attendance-only update carries the
+    # session's current times into its rows (the foreign key compares them), and a session removed
+    # meanwhile is refused. The lock lets foreign-key checks (KEY SHARE) of other sessions' flags through.
+    take_write_lock(conn)
+    spans = _locked_spans(conn, tenant_id, sorted({prev["id"] for _, prev, _ in pending if prev is not None}))
     ids = iter(allocate_ids(conn, "activity_session", sum(1 for c, p, _ in pending if c.method == "add" and p is None)))
     for cmd, prev, people in pending:
         notes: list[dict] = []
@@ -331,16 +338,19 @@ def ingest(commands: list[SessionCommand]) -> IntakeResult:
                               "message": "the same person is listed twice in the session; counted once"})
                 continue
             seen[pid] = mark
+        if prev is not None and prev["id"] not in spans:  # removed by another transaction since it was looked up
+            if cmd.method == "add":
+                result.refused.append(Refusal(cmd.ref, "kod", CONCURRENT_REASON, cmd.partner_code, CONCURRENT_WRITE))
+            else:
+                result.refused.append(Refusal(cmd.ref, "kod", f"no such session to {cmd.method}", cmd.partner_code))
+            continue
         if cmd.method == "remove":
             removed.append(prev["id"])
             result.accepted.append(Outcome(cmd.ref, prev["id"], "removed", partner_code=cmd.partner_code))
             continue
         if cmd.method == "update":
             sid = prev["id"]
-            span = spans.get(sid)
-            if span is None:  # removed by another transaction since it was looked up
-                result.refused.append(Refusal(cmd.ref, "kod", "no such session to update", cmd.partner_code))
-                continue
+            span = spans[sid]
             for pid, mark in seen.items():
                 update_marks.append((sid, _att_row(tenant_id, sid, span, pid, mark)))
             affected.append(sid)
@@ -390,7 +400,18 @@ def ingest(commands: list[SessionCommand]) -> IntakeResult:
             conn.execute(delete(Attendance).where(Attendance.tenant_id == tenant_id,
                                                   Attendance.session_id.in_(chunk)))
     if new_sessions:
-        insert_rows(conn, ActivitySession.__table__, new_sessions)
+        # A concurrent request may store a session with the same code first (PostgreSQL waits for it to
+        # end): this one's is then skipped and refused, not a unique-key error.
+        insert_rows(conn, ActivitySession.__table__, new_sessions,
+                    on_conflict=("tenant_id", "partner_client_id", "partner_code"))
+        lost = _not_stored(conn, tenant_id, [r["id"] for r in new_sessions if r["partner_code"] is not None])
+        if lost:
+            new_sessions = [r for r in new_sessions if r["id"] not in lost]
+            att_rows = [r for r in att_rows if r["session_id"] not in lost]
+            affected = [sid for sid in affected if sid not in lost]
+            for o in [o for o in result.accepted if o.session_id in lost]:
+                result.accepted.remove(o)
+                result.refused.append(Refusal(o.ref, "kod", CONCURRENT_REASON, o.partner_code, CONCURRENT_WRITE))
     if replace_rows:
         tbl = ActivitySession.__table__
         stmt = update(tbl).where(and_(tbl.c.tenant_id == db.bindparam("b_tenant"), tbl.c.id == db.bindparam("b_id")))
@@ -453,15 +474,26 @@ def _existing_sessions(conn, tenant_id: int, cmds: list[SessionCommand]) -> dict
 
 
 def _locked_spans(conn, tenant_id: int, ids: list[int]) -> dict[int, tuple[dt.datetime, dt.datetime]]:
-    """Session id -> (starts_at, ends_at), locked FOR KEY SHARE on PostgreSQL (SQLite serialises writers)."""
+    """Session id -> (starts_at, ends_at) of the sessions still stored, locked FOR NO KEY UPDATE in id order
+    on PostgreSQL (one lock mode and one order for every batch, so two batches never wait in a circle; SQLite
+    serialises writers)."""
     out: dict[int, tuple[dt.datetime, dt.datetime]] = {}
-    for chunk in _chunks(ids):
+    for chunk in _chunks(sorted(ids)):
         stmt = select(ActivitySession.id, ActivitySession.starts_at, ActivitySession.ends_at).where(
-            ActivitySession.tenant_id == tenant_id, ActivitySession.id.in_(chunk))
+            ActivitySession.tenant_id == tenant_id, ActivitySession.id.in_(chunk)).order_by(ActivitySession.id)
         if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(key_share=True)
+            stmt = stmt.with_for_update(key_share=True)  # FOR NO KEY UPDATE
         out.update({i: (a, b) for i, a, b in conn.execute(stmt)})
     return out
+
+
+def _not_stored(conn, tenant_id: int, ids: list[int]) -> set[int]:
+    """Those of the session ids that are not stored (their insert was skipped)."""
+    stored: set[int] = set()
+    for chunk in _chunks(ids):
+        stored |= set(conn.execute(select(ActivitySession.id).where(
+            ActivitySession.tenant_id == tenant_id, ActivitySession.id.in_(chunk))).scalars())
+    return set(ids) - stored
 
 
 def _upsert_marks(conn, tenant_id: int, marks: list[tuple[int, dict]]) -> None:
