@@ -19,9 +19,11 @@ import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql import util as sql_util
+from sqlalchemy.sql.dml import UpdateBase
 
 
 class NoTenantError(RuntimeError):
@@ -128,6 +130,55 @@ def unbind(token: contextvars.Token) -> None:
     _scope.reset(token)
 
 
+def _tenant_table_set() -> frozenset:
+    """The tables of every tenant-owned model (computed once the models are mapped)."""
+    global _TENANT_TABLES
+    if _TENANT_TABLES is None:
+        from apn.models.base import Base, TenantScoped
+
+        _TENANT_TABLES = frozenset(m.local_table for m in Base.registry.mappers
+                                   if issubclass(m.class_, TenantScoped))
+    return _TENANT_TABLES
+
+
+_TENANT_TABLES: frozenset | None = None
+
+
+def _tenant_tables_of(statement) -> list:
+    """Every tenant-owned table the statement reads or writes, wherever it appears (FROM, joins,
+    subqueries, EXISTS, the target of an UPDATE or DELETE), whether named as a model or as its table."""
+    owned = _tenant_table_set()
+    found = sql_util.find_tables(statement, include_aliases=False, include_joins=False, include_crud=True)
+    return [t for t in dict.fromkeys(found) if t in owned]
+
+
+def scope_statement(statement, tenant_id: int, tables: list | None = None):
+    """``statement`` limited to ``tenant_id``'s rows of every tenant-owned table it touches.
+
+    ORM statements (models) get loader criteria, which reach every entity, also ``select_from(Model)``
+    and relationship loads. Core statements over a model's ``Table`` get each such table replaced by the
+    tenant's slice of it (``(SELECT … WHERE tenant_id = :t) AS table``), which the databases' planners
+    flatten; a Core UPDATE or DELETE gets the tenant added to its WHERE clause.
+    """
+    from apn.models.base import TenantScoped
+
+    if tables is None:
+        tables = _tenant_tables_of(statement)
+    tid = int(tenant_id)
+    if statement._propagate_attrs.get("compile_state_plugin") == "orm":
+        return statement.options(
+            with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tid, include_aliases=True))
+    target = getattr(statement, "table", None) if isinstance(statement, UpdateBase) else None
+    if target is not None and target in tables:
+        statement = statement.where(target.c.tenant_id == tid)
+    for table in tables:
+        if table is target:
+            continue
+        tenant_slice = select(table).where(table.c.tenant_id == tid).subquery(table.name)
+        statement = sql_util.ClauseAdapter(tenant_slice).traverse(statement)
+    return statement
+
+
 def _tenant_models(state: ORMExecuteState) -> bool:
     from apn.models.base import TenantScoped
 
@@ -152,20 +203,15 @@ def install(session_class: type[Session] | Session) -> None:
     def _scope_orm_execute(state: ORMExecuteState) -> None:
         if not (state.is_select or state.is_update or state.is_delete):
             return
-        if state.is_column_load or state.is_relationship_load:
-            # Lazy loads of an already-scoped parent carry the parent's criteria.
-            pass
         scope = _scope.get()
         if scope.system:
             return
-        if not _tenant_models(state):
+        tables = _tenant_tables_of(state.statement)
+        if not tables and not _tenant_models(state):
             return
         if scope.tenant_id is None:
             raise NoTenantError("tenant-owned data queried with no tenant bound")
-        tid = scope.tenant_id
-        state.statement = state.statement.options(
-            with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tid, include_aliases=True)
-        )
+        state.statement = scope_statement(state.statement, scope.tenant_id, tables)
 
     @event.listens_for(session_class, "before_flush")
     def _guard_flush(session: Session, flush_context, instances) -> None:
