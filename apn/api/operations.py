@@ -15,13 +15,14 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from apn.errors import DomainError
 from apn.extensions import db
 from apn.identity import IdentityError, normalise_orgnr
 from apn.intake import AttendanceMark, PersonRef, SessionCommand, ingest
-from apn.intake.service import CONCURRENT_WRITE
+from apn.intake.bulk import insert_rows
+from apn.intake.service import CONCURRENT_REASON
 from apn.models import (
     ActivitySession,
     Association,
@@ -170,8 +171,13 @@ class Gateway:
             ids = list(allocate_ids(self.conn, "facility", len(missing)))
             rows = [{"tenant_id": self.tenant_id, "id": fid, "name": wanted[k][:120]}
                     for k, fid in zip(missing, ids, strict=True)]
-            self.conn.execute(insert(Facility), rows)
-            out.update({k: fid for k, fid in zip(missing, ids, strict=True)})
+            # A concurrent request may create the same facility first: its row is kept, the ids read back.
+            insert_rows(self.conn, Facility.__table__, rows, on_conflict=("tenant_id", "name"))
+            key_of = {wanted[k][:120]: k for k in missing}
+            for chunk in _chunks(list(key_of)):
+                for fid, name in self.conn.execute(select(Facility.id, Facility.name).where(
+                        Facility.tenant_id == self.tenant_id, Facility.name.in_(chunk))):
+                    out[key_of[name]] = fid
         return out
 
     def sessions_by_kod(self, kods: set[str]) -> dict[str, tuple[int, int, dt.date]]:
@@ -364,7 +370,7 @@ class Gateway:
             status = 404
         elif fld == "kod" and "another association" in reason:
             status = 409
-        elif fld == "kod" and reason == CONCURRENT_WRITE:  # lost a race for the same session code
+        elif fld == "kod" and reason == CONCURRENT_REASON:  # lost a race for the same session code
             status = 409
         return fld, reason, status
 

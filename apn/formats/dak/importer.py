@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select, update
 
 from apn.errors import Forbidden
 from apn.extensions import db
@@ -27,6 +27,7 @@ from apn.formats.dak.parser import (
 )
 from apn.identity import IdentityError, normalise_key, normalise_orgnr, parse_personnummer
 from apn.intake import AttendanceMark, PersonRef, SessionCommand, ingest
+from apn.intake.bulk import insert_rows
 from apn.intake.people import PersonProblem, resolve
 from apn.models import Association, Facility, Group, PartnerAuthorisation, Tenant, allocate_ids
 from apn.tenancy import current_tenant_id, in_system_scope, tenant_scope
@@ -308,7 +309,20 @@ class _Import:
             out[id(c)] = row["id"]
             new_rows.append(row)
         if new_rows:
-            self.conn.execute(insert(Group), new_rows)
+            # A concurrent import may create the same card first: its row is kept and used (a card that is
+            # then another association's is refused), not a unique-key error.
+            insert_rows(self.conn, Group.__table__, new_rows,
+                        on_conflict=("tenant_id", "partner_client_id", "partner_card_number"))
+            if self.pcid is not None:
+                stored = {num: (gid, aid) for gid, aid, num in self.conn.execute(select(
+                    Group.id, Group.association_id, Group.partner_card_number).where(
+                    Group.tenant_id == self.tenant_id, Group.partner_client_id == self.pcid,
+                    Group.partner_card_number.in_([r["partner_card_number"] for r in new_rows])))}
+                for c, row in pending:
+                    gid, aid = stored[row["partner_card_number"]]
+                    out[id(c)] = gid if aid == row["association_id"] else (
+                        f"Naervarokort {c.number} (line {c.line}) belongs to another association in this "
+                        "municipality")
         if changes:
             tbl = Group.__table__
             self.conn.execute(update(tbl).where(and_(tbl.c.tenant_id == self.tenant_id,
@@ -326,8 +340,10 @@ class _Import:
         if missing:
             ids = list(allocate_ids(self.conn, "facility", len(missing)))
             rows = [{"tenant_id": self.tenant_id, "id": fid, "name": n} for n, fid in zip(missing, ids, strict=True)]
-            self.conn.execute(insert(Facility), rows)
-            have.update({r["name"]: r["id"] for r in rows})
+            # A concurrent import may create the same facility first: its row is kept, the ids read back.
+            insert_rows(self.conn, Facility.__table__, rows, on_conflict=("tenant_id", "name"))
+            have.update(db.session.execute(select(Facility.name, Facility.id).where(
+                Facility.tenant_id == self.tenant_id, Facility.name.in_(missing))).all())
         return have
 
     def _facilities(self) -> dict[str, int]:
