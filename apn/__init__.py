@@ -12,13 +12,14 @@ from sqlalchemy.engine import Engine
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the application. The only place an app is made; ``config`` overrides every other setting."""
-    from apn import auth, errors, tenancy  # noqa: F401 - auth registers the user loader
+    from apn import auth, errors, inputs, tenancy  # noqa: F401 - auth registers the user loader
     from apn.config import load_config
     from apn.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
     app = Flask(__name__, instance_relative_config=True, template_folder="web/templates",
                 static_folder="web/static")
     app.config.update(load_config(app.instance_path, config))
+    inputs.install(app)  # bounded URL converters before any rule is added; the input guard
     app.config.setdefault("API_TITLE", "apn partner gateway")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
@@ -47,6 +48,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         tenancy.install(db.session)
 
     errors.register(app)
+    from apn.web import headers
+
+    headers.init_app(app)
 
     from flask_babel import get_locale
 
@@ -68,9 +72,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _engine_options(uri: str) -> dict[str, Any]:
+    """Engine options; a failing statement's parameters (names, birth dates, hashes) never reach a log."""
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}
 
 
 def _migrations_dir():

@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
+    # Served over HTTPS (turn on in production): Secure cookies and Strict-Transport-Security (apn.web.headers).
+    "HTTPS": False,
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
 }
 

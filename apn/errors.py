@@ -162,6 +162,60 @@ def _database_unavailable_response(exc: Exception):
         return resp
 
 
+#: SQLSTATE classes whose primary message names only objects (constraints, columns, tables), never values:
+#: integrity violations, syntax and access rules, transaction rollback and state, operator intervention.
+_SAFE_SQLSTATE_CLASSES = ("23", "42", "40", "25", "57")
+
+
+def _database_error_summary(exc: BaseException) -> str | None:
+    """What to log of a failing statement: the error class, SQLSTATE, constraint and table, a primary message
+    that holds no values, and the SQL text. Never the parameters, never PostgreSQL's DETAIL ("Failing row
+    contains …", "Key (pnr_hash)=(…)"), which carry names, birth dates, hashes and ciphertext.
+    None when ``exc`` is no database error."""
+    import sqlite3
+
+    from sqlalchemy import exc as sa_exc
+
+    if not isinstance(exc, sa_exc.StatementError):
+        return None
+    orig = exc.orig
+    parts = [type(exc).__name__, type(orig).__name__ if orig is not None else "-"]
+    sqlstate = getattr(orig, "sqlstate", None)
+    diag = getattr(orig, "diag", None)
+    if sqlstate:
+        parts.append(f"SQLSTATE {sqlstate}")
+    for label in ("constraint_name", "table_name", "column_name"):
+        value = getattr(diag, label, None) if diag is not None else None
+        if value:
+            parts.append(f"{label.split('_')[0]} {value}")
+    message = "(message withheld: it may hold values)"
+    if sqlstate and sqlstate[:2] in _SAFE_SQLSTATE_CLASSES and diag is not None and diag.message_primary:
+        message = diag.message_primary
+    elif isinstance(orig, sqlite3.Error | OverflowError):
+        message = str(orig).splitlines()[0] if str(orig) else message
+    statement = " ".join(str(exc.statement or "").split())[:500]
+    return f"{', '.join(parts)}: {message}; SQL: {statement}"
+
+
+def log_unhandled(exc: BaseException) -> None:
+    """Log an unexpected error with its traceback; a database error without its statement's parameters."""
+    import traceback
+
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in chain:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    summary = next((s for s in map(_database_error_summary, chain) if s is not None), None)
+    if summary is None:
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return
+    # Only the classes of the chain and the frames: the messages of a database error carry its values.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("Unhandled database error on %s %s: %s (%s)\nTraceback (frames only):\n%s",
+                 request.method, request.path, summary, " <- ".join(type(e).__name__ for e in chain), frames)
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
     from sqlalchemy import exc as sa_exc
@@ -224,7 +278,7 @@ def register(app: Flask) -> None:
     def _internal(exc: Exception):
         from apn.extensions import db
 
-        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        log_unhandled(exc)
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the original error is what matters

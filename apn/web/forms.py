@@ -21,9 +21,22 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Validati
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from apn.errors import DomainError
+from apn.inputs import text_problem
 
 WEEKDAYS = [(0, _l("Monday")), (1, _l("Tuesday")), (2, _l("Wednesday")), (3, _l("Thursday")),
             (4, _l("Friday")), (5, _l("Saturday")), (6, _l("Sunday"))]
+
+
+class CleanText:
+    """Refuse control and bidi characters (tab and line breaks only in ``multiline`` text): the check the API
+    schemas use too (:func:`apn.inputs.text_problem`), with a translated message next to the field."""
+
+    def __init__(self, multiline: bool = False) -> None:
+        self.multiline = multiline
+
+    def __call__(self, form, field) -> None:
+        if isinstance(field.data, str) and text_problem(field.data, multiline=self.multiline):
+            raise ValidationError(_("Remove the control characters (invisible characters) from this field."))
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -53,7 +66,7 @@ class LoginForm(FlaskForm):
     """Sign in with e-mail and password."""
 
     email = EmailField(_l("E-mail address"), validators=[DataRequired(_l("Enter your e-mail address.")),
-                                                          Length(max=200)])
+                                                          Length(max=200), CleanText()])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")),
                                                           Length(max=200)])
 
@@ -62,7 +75,7 @@ class ForgotPasswordForm(FlaskForm):
     """Ask for a password-reset link."""
 
     email = EmailField(_l("E-mail address"), validators=[DataRequired(_l("Enter your e-mail address.")),
-                                                          Length(max=200)])
+                                                          Length(max=200), CleanText()])
 
 
 class SetPasswordForm(FlaskForm):
@@ -78,8 +91,9 @@ class SetPasswordForm(FlaskForm):
 class GroupForm(FlaskForm):
     """Create or edit a group (attendance card)."""
 
-    name = StringField(_l("Name of the group"), validators=[DataRequired(_l("Enter a name.")), Length(max=120)])
-    main_activity = StringField(_l("Main activity"), validators=[Optional(), Length(max=120)])
+    name = StringField(_l("Name of the group"), validators=[DataRequired(_l("Enter a name.")), Length(max=120),
+                                                            CleanText()])
+    main_activity = StringField(_l("Main activity"), validators=[CleanText(), Optional(), Length(max=120)])
     main_facility_id = SelectField(_l("Usual facility"), coerce=_optional_int, validate_choice=True)
     usual_weekday = SelectField(_l("Usual weekday"), coerce=_optional_int,
                                 choices=choices([(None, _l("(none)"))] + WEEKDAYS))
@@ -99,9 +113,9 @@ class PersonForm(FlaskForm):
     role = SelectField(_l("Role in the group"), choices=choices([("participant", _l("Participant")),
                                                                  ("leader", _l("Leader"))]))
     personnummer = StringField(_l("Personal identity number (YYYYMMDDNNNN)"),
-                               validators=[Optional(), Length(max=20)])
-    first_name = StringField(_l("First name"), validators=[Optional(), Length(max=50)])
-    last_name = StringField(_l("Last name"), validators=[Optional(), Length(max=50)])
+                               validators=[CleanText(), Optional(), Length(max=20)])
+    first_name = StringField(_l("First name"), validators=[CleanText(), Optional(), Length(max=50)])
+    last_name = StringField(_l("Last name"), validators=[CleanText(), Optional(), Length(max=50)])
     birth_date = DateField(_l("Birth date (YYYY-MM-DD)"), validators=[Optional()],
                            render_kw={"placeholder": "2012-05-17"})
     sex = SelectField(_l("Sex"), choices=choices([("", _l("(choose)")), ("F", _l("Girl/woman")),
@@ -141,9 +155,9 @@ class InviteForm(FlaskForm):
     """Invite a leader and give reporting rights for groups."""
 
     email = EmailField(_l("Leader's e-mail address"), validators=[
-        DataRequired(_l("Enter the leader's e-mail address.")), Length(max=200)])
+        DataRequired(_l("Enter the leader's e-mail address.")), Length(max=200), CleanText()])
     name = StringField(_l("Leader's name"), validators=[DataRequired(_l("Enter the leader's name.")),
-                                                         Length(max=120)])
+                                                         Length(max=120), CleanText()])
     groups = MultiCheckboxField(_l("May report for these groups"), coerce=int,
                                 validators=[DataRequired(_l("Choose at least one group."))])
 
@@ -165,7 +179,7 @@ class PartnerClientForm(FlaskForm):
     """Register a partner system (club-administration software)."""
 
     name = StringField(_l("Name of the partner system"), validators=[DataRequired(_l("Enter a name.")),
-                                                                    Length(max=120)])
+                                                                    Length(max=120), CleanText()])
 
 
 def apply_domain_error(form: FlaskForm, exc: DomainError) -> None:
