@@ -14,7 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the application. The only place an app is made; ``config`` overrides every other setting."""
     from apn import auth, errors, inputs, tenancy  # noqa: F401 - auth registers the user loader
     from apn.config import load_config
-    from apn.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+    from apn.extensions import api, babel, csrf, db, limiter, login_manager, mail, migrate
 
     app = Flask(__name__, instance_relative_config=True, template_folder="web/templates",
                 static_folder="web/static")
@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
+    mail.init_app(app)
     limiter.init_app(app)
     api.init_app(app)
 

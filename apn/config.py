@@ -37,8 +37,16 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USERNAME": "",
     "MAIL_PASSWORD": "",
     "MAIL_USE_TLS": False,
-    # Failed sign-ins allowed per e-mail address and IP address (limits notation).
+    # Flask-Mailman backend; unset: SMTP with MAIL_SERVER, else in development (DEBUG) a file under
+    # MAIL_FILE_PATH or the console, else mail is not sent (and never logged: it holds sign-in links).
+    "MAIL_BACKEND": None,
+    "MAIL_FILE_PATH": None,
+    # APN_DEBUG: development mode (development mail on the console or in a file). Never in production.
+    "DEBUG": False,
+    # Failed sign-ins allowed per e-mail address, and per IP address over all addresses (limits notation);
+    # counted in the database, or in RATELIMIT_STORAGE_URI when that is shared storage (Redis).
     "LOGIN_THROTTLE": "5 per 15 minutes",
+    "LOGIN_THROTTLE_IP": "20 per 15 minutes",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,

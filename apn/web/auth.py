@@ -10,8 +10,10 @@ to the broker and whose callback view maps the verified identity to a :class:`ap
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -27,13 +29,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from apn.auth import start_session_of
 from apn.errors import DomainError
 from apn.extensions import db, login_manager
 from apn.models import Association, Group, RoleGrant, Tenant
 from apn.services import accounts
-from apn.tenancy import system_scope
-from apn.web.access import login_required
+from apn.tenancy import system_scope, tenant_scope
+from apn.web.access import forget_roles, login_required
 from apn.web.forms import ActionForm, ForgotPasswordForm, LoginForm, SetPasswordForm, apply_domain_error
 
 bp = Blueprint("auth", __name__)
@@ -75,22 +79,55 @@ def register_provider(app, provider: SignInProvider) -> None:
     app.extensions.setdefault("apn_signin_providers", {"password": PasswordProvider()})[provider.key] = provider
 
 
-def complete_sign_in(user, remember: bool = False):
-    """Start a fresh session for ``user`` (any provider ends here) and go where the visitor was heading."""
+def complete_sign_in(user, remember: bool = False, target: str | None = None):
+    """Start a fresh session for ``user`` (any provider ends here) and go where the visitor was heading.
+
+    The session holds the user id and the user's session generation; when that generation moves on
+    (signing out anywhere, a new password) the session ends.
+    """
     lang = session.get("lang")
-    target = _safe_next(request.args.get("next") or request.form.get("next"))
+    target = target or safe_next(request.args.get("next") or request.form.get("next"))
     session.clear()
     if lang:
         session["lang"] = lang
     login_user(user, remember=remember)
+    start_session_of(user)
     return redirect(target or url_for("auth.me"))
 
 
-def _safe_next(value: str | None) -> str | None:
-    """Only same-site paths are followed after sign-in."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return None
+_MAX_NEXT = 2000
+
+
+def _unsafe_char(ch: str) -> bool:
+    """Backslash (browsers read it as '/'), whitespace, control, format, separator, unassigned characters."""
+    return ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] in "CZ"
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` when it is a path on this site, else None: the only targets followed after sign-in.
+
+    Refused: anything with a scheme or a host, scheme-relative ``//host`` and ``/\\host``, backslashes,
+    whitespace, control and invisible characters (tab, CR, LF, which browsers drop), an empty path segment
+    (``//``), and each of these percent-encoded in the path once or more (``/%09/host``, ``/%2F%2Fhost``).
+    """
+    if not value or not isinstance(value, str) or len(value) > _MAX_NEXT:
+        return None
+    if any(_unsafe_char(ch) for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return None
+    path, seen = parts.path, set()
+    for _round in range(4):  # every decoding a browser or a later redirect could apply
+        if not path.startswith("/") or "//" in path or any(_unsafe_char(ch) for ch in path):
+            return None
+        if path in seen:
+            break
+        seen.add(path)
+        path = unquote(path)
+    else:
+        return None
+    return value
 
 
 def _client_ip() -> str:
@@ -128,7 +165,7 @@ def login():
                     return complete_sign_in(user)
     others = [p for k, p in providers().items() if k != "password"]
     resp = current_app.make_response((render_template("auth/login.html", form=form, providers=others,
-                                                      next=_safe_next(request.args.get("next"))), status))
+                                                      next=safe_next(request.args.get("next"))), status))
     if status == 429:
         resp.headers["Retry-After"] = str(accounts.login_throttle().retry_after_seconds(
             form.email.data, _client_ip()))
@@ -137,11 +174,14 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (POST with CSRF token) and forget the session."""
+    """Sign out (POST with CSRF token): this ends every session of the user, on every device."""
     form = ActionForm()
     if not form.validate_on_submit():
         return redirect(url_for("public.index"))
     lang = session.get("lang")
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_user._get_current_object())
+        db.session.commit()
     logout_user()
     session.clear()
     if lang:
@@ -169,12 +209,17 @@ def forgot_password():
     return render_template("auth/forgot.html", form=form)
 
 
-def _set_password_page(token: str, purpose: str):
-    """Shared by reset and invitation: check the token, show the form, set the password and sign in."""
+def _link_invalid(exc: DomainError):
+    return render_template("auth/link_invalid.html", message=_(exc.message)), exc.status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password with the link from the reset mail; every other session of the user ends."""
     try:
-        user = accounts.read_token(token, purpose)
+        user = accounts.read_token(token, "reset")
     except DomainError as exc:
-        return render_template("auth/link_invalid.html", message=_(exc.message)), exc.status
+        return _link_invalid(exc)
     form = SetPasswordForm()
     if request.method == "POST":
         if form.validate_on_submit():
@@ -186,20 +231,82 @@ def _set_password_page(token: str, purpose: str):
                 db.session.commit()
                 flash(_("Your password is saved."), "success")
                 return complete_sign_in(user)
-        return render_template("auth/set_password.html", form=form, user=user, purpose=purpose), 422
-    return render_template("auth/set_password.html", form=form, user=user, purpose=purpose)
-
-
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str):
-    """Choose a new password with the link from the reset mail."""
-    return _set_password_page(token, "reset")
+        return render_template("auth/set_password.html", form=form, user=user, purpose="reset"), 422
+    return render_template("auth/set_password.html", form=form, user=user, purpose="reset")
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
-    """Accept an invitation: choose a password and sign in."""
-    return _set_password_page(token, "invitation")
+    """Accept an invitation to report for an association's groups.
+
+    Without an account for the address, the visitor chooses a password, which makes the account. With an
+    account, nothing happens until its holder, signed in as that account, accepts here.
+    """
+    try:
+        tenant_id = accounts.invitation_tenant(token)
+    except DomainError as exc:
+        return _link_invalid(exc)
+    with tenant_scope(tenant_id, db.session()):
+        try:
+            inv = accounts.read_invitation(token)
+        except DomainError as exc:
+            return _link_invalid(exc)
+        association = Association.get_by_id(inv.association_id)
+        groups = [grp.name for grp in accounts.invitation_groups(inv)]
+        page = {"invitation": inv, "association": association.name if association else "", "groups": groups}
+        account = accounts.user_by_email(inv.email)
+        if account is None or (account.active and not account.password_hash):
+            return _invitation_new_account(inv, account, page)
+        if not account.active:
+            return _link_invalid(DomainError("The link is not valid.", status=400))
+        if not current_user.is_authenticated:
+            login_link = url_for("auth.login", next=url_for("auth.accept_invitation", token=token))
+            return render_template("auth/invitation.html", step="sign_in", login_link=login_link, **page)
+        if current_user.id != account.id:
+            return render_template("auth/invitation.html", step="other_account", **page), 403
+        form = ActionForm()
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                return render_template("auth/invitation.html", step="accept", form=form, **page), 400
+            try:
+                accounts.accept_invitation(inv, account)
+            except DomainError as exc:
+                db.session.rollback()
+                return _link_invalid(exc)
+            db.session.commit()
+            forget_roles()
+            flash(_("You may now report for %(association)s.", association=page["association"]), "success")
+            return redirect(url_for("auth.me"))
+        return render_template("auth/invitation.html", step="accept", form=form, **page)
+
+
+def _invitation_new_account(inv, account, page: dict[str, Any]):
+    """The invited address has no account (or one that never got a password): choose a password."""
+    form = SetPasswordForm()
+    shown = account if account is not None else inv
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                if account is None:
+                    account = accounts.create_user(inv.email, inv.name, form.password.data)
+                else:
+                    accounts.set_password(account, form.password.data)
+                accounts.accept_invitation(inv, account)
+            except IntegrityError:
+                db.session.rollback()  # the address got an account meanwhile: the link now asks to sign in
+                return redirect(request.path)
+            except DomainError as exc:
+                db.session.rollback()
+                if exc.field != "password":
+                    return _link_invalid(exc)
+                apply_domain_error(form, exc)
+            else:
+                db.session.commit()
+                flash(_("Your password is saved."), "success")
+                return complete_sign_in(account, target=url_for("auth.me"))
+        return render_template("auth/set_password.html", form=form, user=shown, purpose="invitation",
+                               **page), 422
+    return render_template("auth/set_password.html", form=form, user=shown, purpose="invitation", **page)
 
 
 @bp.get("/me")

@@ -100,15 +100,18 @@ def test_invite_delegate_and_withdraw(app, world, admin):
     assert "P13 fotboll" not in leader.get("/me").get_data(as_text=True)
 
 
-def test_inviting_an_existing_user_only_grants(app, world, admin):
+def test_inviting_an_existing_user_grants_only_when_accepted(app, world, admin):
+    """An existing account gets an invitation to accept, not rights (tests/security/test_accounts.py)."""
     with app.app_context():
         make_user(db.session.get(Tenant, world.tenant_id), "known@ik.se")
         db.session.commit()
     admin.post(base(world) + "/leaders", data={"email": "known@ik.se", "name": "Known", "groups": [
         str(world.group_ids[1])]})
-    assert "/invitation/" not in outbox(app)[-1]["body"]
+    invitation = link_in(outbox(app)[-1]["body"])
     other = app.test_client()
     sign_in(other, "known@ik.se", PASSWORD)
+    assert "F11 fotboll" not in other.get("/me").get_data(as_text=True)
+    assert other.post(invitation).status_code == 302
     assert "F11 fotboll" in other.get("/me").get_data(as_text=True)
 
 
