@@ -112,7 +112,26 @@ DB_UNAVAILABLE = ("Tjänsten når inte sin databas just nu. Försök igen om en 
 
 def database_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` says the database cannot be reached or is busy for now (a server down or
-    restarting, a connection dropped, the pool exhausted, SQLite locked), not that the request is wrong."""
+    restarting, a connection dropped, the pool exhausted, SQLite locked), not that the request is wrong.
+
+    Follows the chain of causes: code that caught the first error and went on gets a ``PendingRollbackError``
+    whose cause is the lost connection ("Can't reconnect until invalid transaction is rolled back")."""
+    from sqlalchemy import exc as sa_exc
+
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen and len(seen) < 10:
+        seen.append(cur)
+        if _one_unavailable(cur):
+            return True
+        if isinstance(cur, sa_exc.PendingRollbackError) and "Can't reconnect" in str(cur):
+            return True  # the connection was invalidated (lost) inside the transaction
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _one_unavailable(exc: BaseException) -> bool:
+    """:func:`database_unavailable` for one exception, without its causes."""
     from sqlalchemy import exc as sa_exc
 
     if isinstance(exc, sa_exc.TimeoutError):  # no free connection in the pool
@@ -220,7 +239,8 @@ def register(app: Flask) -> None:
     """Install the handlers."""
     from sqlalchemy import exc as sa_exc
 
-    db_errors: list[type[Exception]] = [sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError]
+    db_errors: list[type[Exception]] = [sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                                        sa_exc.PendingRollbackError]
     try:
         import psycopg
 

@@ -126,8 +126,10 @@ class World:
     shared_kids: list[tuple[str, str]] = field(default_factory=list)  # (partner person id, personal number)
 
 
-def _person(tenant_id: int, birth: dt.date, serial: int, female: bool, first: str, last: str) -> tuple[Person, str]:
-    pnr = f.make_pnr(birth, serial, female)
+def _person(tenant_id: int, born_from: dt.date, serial: int, female: bool, first: str, last: str
+            ) -> tuple[Person, str]:
+    """A person with a personal number unique per ``serial`` (one birth date per serial within 4,000 days)."""
+    pnr = f.make_pnr(born_from + dt.timedelta(days=serial % 4000), serial // 4000, female)
     pn = parse_personnummer(pnr)
     p = Person(tenant_id=tenant_id, first_name=first, last_name=last, birth_date=pn.birth_date, sex=pn.sex,
                pnr_hash=pnr_hash(pn.number), pnr_encrypted=encrypt_pnr(pn.number))
@@ -140,7 +142,7 @@ def build_world(app, leaders: int, partners: int, officers: int) -> World:
     from apn.auth import hash_password
 
     with app.app_context():
-        t = f.create_tenant(slug=SLUG, kommunkod="2480", name="Deadline kommun")
+        t = f.create_tenant(slug=SLUG, kommunkod="2480", name="Deadline kommun", ruleset="lok-2023")
         one_hash = hash_password(PASSWORD)  # one argon2 hash serves every account, as the demo does
         world = World(t.id, [], [], [], [])
         with tenant_scope(t.id):
@@ -159,15 +161,15 @@ def build_world(app, leaders: int, partners: int, officers: int) -> World:
                 row = []
                 for k in range(KIDS):
                     serial += 1
-                    p, pnr = _person(t.id, dt.date(2012, 1, 1) + dt.timedelta(days=serial % 2000), serial,
-                                     bool(serial % 2), f"Barn{serial}", "Deadline")
+                    p, pnr = _person(t.id, dt.date(2009, 1, 1), serial, bool(serial % 2), f"Barn{serial}",
+                                     "Deadline")
                     row.append(p)
                     if k == 0 and g % 4 == 0:
                         world.shared_kids.append((f"LK{serial}", pnr))
                 kids.append(row)
                 serial += 1
-                leads.append(_person(t.id, dt.date(1980, 1, 1) + dt.timedelta(days=serial % 5000), serial,
-                                     bool(serial % 2), f"Ledare{serial}", "Deadline")[0])
+                leads.append(_person(t.id, dt.date(1970, 1, 1), serial, bool(serial % 2), f"Ledare{serial}",
+                                     "Deadline")[0])
             db.session.flush()
             members = []
             for g, group in enumerate(groups):
@@ -212,11 +214,22 @@ def build_world(app, leaders: int, partners: int, officers: int) -> World:
         return world
 
 
+def _span(today: dt.date) -> int:
+    """Days of the half-year before today."""
+    return max((today - dt.date(today.year, 7 if today.month > 6 else 1, 1)).days - 1, 1)
+
+
 def session_day(k: int, today: dt.date) -> dt.date:
-    """The k-th attendance's date: yesterday, then one day further back each time (never before July 1)."""
-    first = dt.date(today.year, 7 if today.month > 6 else 1, 1)
-    span = (today - first).days - 1
-    return today - dt.timedelta(days=1 + k % max(span, 1))
+    """The k-th attendance's date: yesterday, then one day further back each time (never before the
+    half-year's first day)."""
+    return today - dt.timedelta(days=1 + k % _span(today))
+
+
+def slot(k: int, first_hour: int, today: dt.date) -> tuple[dt.date, str, str]:
+    """The k-th session of a card: one a day back through the half-year, then an hour later, so a card
+    never has two sessions at once (a partner's own double reports would swamp the clash flags)."""
+    hour = first_hour + (k // _span(today)) % 4
+    return session_day(k, today), f"{hour:02d}:00", f"{hour + 1:02d}:00"
 
 
 # --- measurements -------------------------------------------------------------------------------------------
@@ -456,8 +469,9 @@ def bulk_items(spec: PartnerSpec, n: int, first: int, today: dt.date, shared: li
     and a leader, personal numbers inline."""
     items = []
     for i in range(first, first + n):
-        day = session_day(i % 150 + spec.index * 3, today)
         card = i % PARTNER_CARDS
+        # Partner 0 trains when the leaders do (18:00), so the shared children clash; the others earlier.
+        day, start, stop = slot(i // PARTNER_CARDS, 18 if spec.index == 0 else 6 + spec.index % 8, today)
         kids = [(f"K{spec.index}-{(card * 20 + k) % PARTNER_KIDS}", card * 20 + k) for k in range(18)]
         marks = []
         for pid, n_ in kids:
@@ -471,8 +485,8 @@ def bulk_items(spec: PartnerSpec, n: int, first: int, today: dt.date, shared: li
         lead = {"person_id": f"L{spec.index}-{card}", "present": True,
                 "personnummer": f.make_pnr(dt.date(1979, 3, 1) + dt.timedelta(days=serial % 4000), serial, False)}
         items.append({"kod": f"B{spec.index}-{i}", "method": "add", "organisationsnummer": spec.orgnr,
-                      "card_number": str(card), "date": day.isoformat(), "start_time": "18:00",
-                      "stop_time": "19:30", "type": "Traening", "activity": "Fotboll",
+                      "card_number": str(card), "date": day.isoformat(), "start_time": start,
+                      "stop_time": stop, "type": "Traening", "activity": "Fotboll",
                       "participants": marks, "leaders": [lead]})
     return items
 
@@ -490,9 +504,9 @@ def dak_file(spec: PartnerSpec, n: int, first: int, today: dt.date) -> tuple[byt
         for j, kod in enumerate(codes):
             if j % 2 != card:
                 continue
-            day = session_day(first + j, today)
-            out += [f'<Sammankomst kod="{kod}" Datum="{day.isoformat()}">', "<StartTid>16:00:00</StartTid>",
-                    "<StoppTid>17:00:00</StoppTid>", "<Aktivitet>Innebandy</Aktivitet>", "<Lokal>Lillhallen</Lokal>",
+            day, start, stop = slot((first + j) // 2, 14 + card * 4, today)
+            out += [f'<Sammankomst kod="{kod}" Datum="{day.isoformat()}">', f"<StartTid>{start}:00</StartTid>",
+                    f"<StoppTid>{stop}:00</StoppTid>", "<Aktivitet>Innebandy</Aktivitet>", "<Lokal>Lillhallen</Lokal>",
                     "<Typ>Traening</Typ>", "<Metod>Add</Metod>", "<Lagidrott>true</Lagidrott>", "<DeltagarLista>"]
             out += [f'<Deltagare id="d{card}-{k}"><Handikapp>false</Handikapp><Naervarande>true</Naervarande>'
                     "</Deltagare>" for k in range(15)]
@@ -529,9 +543,9 @@ def partner_loop(base: str, spec: PartnerSpec, rec: Record, world: World, args, 
     while not stop.is_set():
         dak = n % 2 == 1
         if dak:
-            xml, codes = dak_file(spec, DAK_SESSIONS, n * 100, today)
+            xml, codes = dak_file(spec, DAK_SESSIONS, (n // 2) * DAK_SESSIONS, today)
         else:
-            items = bulk_items(spec, args.bulk, n * 100, today, world.shared_kids, rng)
+            items = bulk_items(spec, args.bulk, (n // 2) * args.bulk, today, world.shared_kids, rng)
         for _attempt in range(20):  # the same push again (same codes) until it is acknowledged
             try:
                 if dak:
