@@ -20,6 +20,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 static_folder="web/static")
     app.config.update(load_config(app.instance_path, config))
     inputs.install(app)  # bounded URL converters before any rule is added; the input guard
+    if app.config.get("TRUSTED_PROXIES"):  # behind a reverse proxy: the client's address, not the proxy's
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
     app.config.setdefault("API_TITLE", "apn partner gateway")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")

@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     # counted in the database, or in RATELIMIT_STORAGE_URI when that is shared storage (Redis).
     "LOGIN_THROTTLE": "5 per 15 minutes",
     "LOGIN_THROTTLE_IP": "20 per 15 minutes",
+    # Reverse proxies in front of the app that set X-Forwarded-For (0: none). Sign-in throttling and rate
+    # limits count the client's address, so behind a proxy this must be set.
+    "TRUSTED_PROXIES": 0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,

@@ -460,6 +460,34 @@ def test_a_successful_sign_in_clears_the_account_count_only(app, place):
     assert [(k.split(":")[0], n) for k, n in keys] == [("ip", 4)]
 
 
+def test_a_forged_forwarded_for_does_not_escape_the_ip_count(app, place, monkeypatch):
+    """Without trusted proxies X-Forwarded-For is ignored; with one, each client behind it counts alone."""
+    monkeypatch.setitem(app.config, "LOGIN_THROTTLE_IP", "3 per 15 minutes")
+    client = app.test_client()
+    codes = [client.post("/login", data={"email": f"u{n}@ik.se", "password": "wrong password"},
+                         headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code for n in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_behind_a_trusted_proxy_clients_are_counted_apart(app, place, base_config):
+    proxied = create_app({**base_config, "DATABASE_URL": app.config["DATABASE_URL"],
+                          "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                          "TRUSTED_PROXIES": 1, "LOGIN_THROTTLE_IP": "3 per 15 minutes"})
+    try:
+        client = proxied.test_client()
+
+        def attempt(n: int, forwarded: str) -> int:
+            return client.post("/login", data={"email": f"u{n}@ik.se", "password": "wrong password"},
+                               headers={"X-Forwarded-For": forwarded}).status_code
+
+        assert [attempt(n, "203.0.113.5") for n in range(4)] == [401, 401, 401, 429]
+        assert attempt(9, "203.0.113.6") == 401  # another client behind the same proxy
+    finally:
+        with proxied.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def test_the_limits_backend_counts_per_account_and_per_ip():
     """With shared rate-limit storage (Redis in production; memory here) the same two rules apply."""
     throttle = accounts.LoginThrottle("2 per minute", "3 per minute", "memory://")
