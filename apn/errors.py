@@ -30,6 +30,7 @@ class DomainError(Exception):
         status: int | None = None,
         location: str = "json",
         errors: dict[str, Any] | None = None,
+        error_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -38,6 +39,8 @@ class DomainError(Exception):
             self.status = status
         self.location = location
         self.extra_errors = errors
+        #: A stable machine-readable reason (e.g. the intake's ``period_closed``), as ``error_code`` in JSON.
+        self.error_code = error_code
 
     def errors(self) -> dict[str, Any] | None:
         """Field-level messages in the API's error format."""
@@ -70,8 +73,9 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, message: str, errors: dict[str, Any] | None = None, headers=None):
-    """Render an error in the format the caller expects."""
+def error_response(status: int, message: str, errors: dict[str, Any] | None = None, headers=None,
+                   error_code: str | None = None):
+    """Render an error in the format the caller expects (JSON carries ``error_code`` when one is given)."""
     try:
         name = HTTPStatus(status).phrase
     except ValueError:
@@ -80,6 +84,8 @@ def error_response(status: int, message: str, errors: dict[str, Any] | None = No
         body: dict[str, Any] = {"code": status, "status": name, "message": message}
         if errors:
             body["errors"] = errors
+        if error_code:
+            body["error_code"] = error_code
         resp = jsonify(body)
     else:
         resp = make_response(
@@ -279,7 +285,7 @@ def register(app: Flask) -> None:
         from apn.extensions import db
 
         db.session.rollback()
-        return error_response(exc.status, exc.message, exc.errors())
+        return error_response(exc.status, exc.message, exc.errors(), error_code=exc.error_code)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -32,13 +32,17 @@ class Dak(MethodView):
              responses=docs.errors(400, 401, 413, 415, 422, 429),
              description="Accepts DAK 2.1 and 2.2 (both namespaces, StoppDatum, Metod Add/Update/Remove). "
                          "Sessions with a wrong kommunID, of an association that has not authorised the "
-                         "partner, or with an invalid personal number are refused with their line and reason; "
-                         "the rest of the file is kept. A file that cannot be read at all is refused with 422 "
+                         "partner, with an invalid personal number, or in a grant period that is not open for "
+                         "the association are refused with their line, reason and code (the first 1,000 are "
+                         "listed, refused_total counts all); the rest of the file is kept. A file that cannot "
+                         "be read at all is refused with 422 "
                          "(or 413 when too large) and nothing is stored.")
     @blp.response(200, DakResultSchema, example={
         "file": {"sessions": 3, "participations": 40, "leader_participations": 4},
         "accepted": {"sessions": 2, "participations": 27, "leader_participations": 3},
-        "refused": [{"line": 57, "kod": "S-0003", "reason": "the grant period 2024H2 is closed"}]})
+        "refused": [{"line": 57, "kod": "S-0003", "reason": "Datum: the grant period 2024H2 is closed",
+                     "code": "period_closed"}],
+        "refused_total": 1})
     def post(self):
         """Import a DAK file; the answer counts what the file held and what was kept."""
         partner_id = current_partner_id()

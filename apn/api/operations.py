@@ -22,7 +22,7 @@ from apn.extensions import db
 from apn.identity import IdentityError, normalise_orgnr
 from apn.intake import AttendanceMark, PersonRef, SessionCommand, ingest
 from apn.intake.bulk import insert_rows
-from apn.intake.service import CONCURRENT_REASON
+from apn.intake.service import CONCURRENT_WRITE, LOCK_CODES
 from apn.models import (
     ActivitySession,
     Association,
@@ -53,10 +53,13 @@ class ItemRefusal:
     field: str | None
     reason: str
     status: int = 422
+    #: The intake's machine-readable code (``period_closed``, …; docs/partners.md), None for others.
+    code: str | None = None
 
     def as_dict(self) -> dict:
         """The bulk response's form."""
-        return {"index": self.index, "kod": self.kod, "field": self.field, "reason": self.reason}
+        return {"index": self.index, "kod": self.kod, "field": self.field, "reason": self.reason,
+                "code": self.code}
 
 
 @dataclass
@@ -321,8 +324,8 @@ class Gateway:
         for r in intake.refused:
             index = int(r.ref)
             item, where, orgnr = prepared[index]
-            fld, reason, status = self._translate(r.field, r.reason, item, where, orgnr)
-            result.refused.append(ItemRefusal(index, r.partner_code, fld, reason, status))
+            fld, reason, status = self._translate(r.field, r.reason, item, where, orgnr, r.code)
+            result.refused.append(ItemRefusal(index, r.partner_code, fld, reason, status, r.code))
         for o in intake.accepted:
             result.accepted.append(ItemAccepted(
                 int(o.ref), o.partner_code, o.action, o.session_id, o.participations, o.leader_participations,
@@ -346,7 +349,7 @@ class Gateway:
 
     @staticmethod
     def _translate(fld: str | None, reason: str, item: dict, where: list[tuple[str, int]],
-                   orgnr: str | None) -> tuple[str | None, str, int]:
+                   orgnr: str | None, code: str | None = None) -> tuple[str | None, str, int]:
         """An intake refusal in the API's words: field names of the request, a status for single writes."""
         names = {"group_id": "card_number", "facility_id": "facility", "association": "organisationsnummer",
                  "type": "type"}
@@ -364,13 +367,13 @@ class Gateway:
             fld = f"{list_name}[{j}].{rest}"
         elif fld in names:
             fld = names[fld]
-        if fld == "date" and "closed" in reason:
+        if code in LOCK_CODES:  # a locked grant period: the request conflicts with the stored state
             status = 409
         elif fld == "kod" and reason.startswith("no such session"):
             status = 404
         elif fld == "kod" and "another association" in reason:
             status = 409
-        elif fld == "kod" and reason == CONCURRENT_REASON:  # lost a race for the same session code
+        elif code == CONCURRENT_WRITE:  # lost a race for the same session code
             status = 409
         return fld, reason, status
 

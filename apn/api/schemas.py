@@ -121,6 +121,10 @@ class ApiErrorSchema(Schema):
     errors = fields.Dict(metadata={
         "description": "Field-level messages by location (json, query, headers, path) and field name",
         "example": {"json": {"leaders": ["at least one leader"]}}})
+    error_code = fields.String(metadata={
+        "description": "A stable machine-readable reason where one is defined (period_closed, period_submitted, "
+                       "period_decided, no_period, date_in_future; see the partner guide)",
+        "example": "period_closed"})
 
 
 class OAuthErrorSchema(ApiErrorSchema):
@@ -500,6 +504,8 @@ class BulkRefusedSchema(Schema):
     field = fields.String(allow_none=True, metadata={"description": "The field at fault",
                                                      "example": "participants[2].person_id"})
     reason = fields.String(metadata={"example": "unknown person_id p-99: PUT it first or give it inline"})
+    code = fields.String(allow_none=True, metadata={
+        "description": "A stable machine-readable reason where one is defined (period_closed, …)", "example": None})
 
 
 class BulkTotalsSchema(Schema):
@@ -583,7 +589,10 @@ class DakRefusalSchema(Schema):
 
     line = fields.Integer(allow_none=True, metadata={"example": 812})
     kod = fields.String(allow_none=True, metadata={"example": "S-0042"})
-    reason = fields.String(metadata={"example": "the grant period 2024H2 is closed"})
+    reason = fields.String(metadata={"example": "Datum: the grant period 2024H2 is closed"})
+    code = fields.String(allow_none=True, metadata={
+        "description": "A stable machine-readable reason where one is defined (period_closed, …)",
+        "example": "period_closed"})
 
 
 class DakResultSchema(Schema):
@@ -591,4 +600,7 @@ class DakResultSchema(Schema):
 
     file = fields.Nested(DakCountsSchema)
     accepted = fields.Nested(DakCountsSchema)
-    refused = fields.List(fields.Nested(DakRefusalSchema))
+    refused = fields.List(fields.Nested(DakRefusalSchema), metadata={
+        "description": "The refused sessions in line order, at most the first 1,000"})
+    refused_total = fields.Integer(metadata={"description": "How many sessions were refused in all",
+                                             "example": 1})

@@ -73,7 +73,8 @@ def first_error(messages, prefix: str = "") -> tuple[str | None, str]:
 
 def _raise(refusal: ItemRefusal) -> None:
     location = "path" if refusal.field == "kod" else "json"
-    raise DomainError(refusal.reason, field=refusal.field, status=refusal.status, location=location)
+    raise DomainError(refusal.reason, field=refusal.field, status=refusal.status, location=location,
+                      error_code=refusal.code)
 
 
 def _single(gw: Gateway, item: dict) -> tuple[dict, str]:

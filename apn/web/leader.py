@@ -42,6 +42,14 @@ from apn.api.schemas import Id, Text
 from apn.extensions import db
 from apn.inputs import parse_id, text_problem
 from apn.intake import AttendanceMark, IntakeResult, PersonRef, Refusal, SessionCommand, ingest
+from apn.intake.service import (
+    DATE_IN_FUTURE,
+    LOCKING_REPORTS,
+    NO_PERIOD,
+    PERIOD_CLOSED,
+    PERIOD_DECIDED,
+    PERIOD_SUBMITTED,
+)
 from apn.models import (
     ActivitySession,
     Application,
@@ -79,7 +87,7 @@ SHELL_FILES = ("app.js", "leader.css", "icon-192.png", "icon-512.png", "icon.svg
 #: A session that ends earlier in the day than it starts is taken to end the next day when it then lasts
 #: at most this long (e.g. 22:30–00:30); otherwise the times are a mistake.
 MAX_OVERNIGHT = dt.timedelta(hours=8)
-LOCKED_STATUSES = ("submitted", "decided")
+LOCKED_STATUSES = LOCKING_REPORTS  # shown on the pages; the intake refuses
 
 
 # --- parsing ---------------------------------------------------------------------------------------------
@@ -308,6 +316,23 @@ def build_command(group: Group, data: AttendanceForm, channel: str, session_id: 
     )
 
 
+def _date_message(code: str | None) -> str:
+    """The leader's sentence for the intake's refusal of a date, by its code (never by its English text)."""
+    if code == PERIOD_CLOSED:
+        return _("The grant period of this date is closed; it can no longer be reported.")
+    if code == PERIOD_SUBMITTED:
+        return _("The association has submitted its report for the grant period of this date; its sessions "
+                 "can no longer be changed.")
+    if code == PERIOD_DECIDED:
+        return _("The grant period of this date has been decided for the association; its sessions can no "
+                 "longer be changed.")
+    if code == NO_PERIOD:
+        return _("The date is in no grant period of the municipality.")
+    if code == DATE_IN_FUTURE:
+        return _("The date is in the future; a session can be reported at most one day ahead.")
+    return _("The date is out of range.")
+
+
 def refusal_message(refusal: Refusal) -> tuple[str, str]:
     """The form field a refusal concerns and a plain, translated sentence for the leader."""
     fld = refusal.field or ""
@@ -321,9 +346,7 @@ def refusal_message(refusal: Refusal) -> tuple[str, str]:
             return "new", _("Choose the sex of the added participant.")
         return "new", _("Give a personal identity number, or first name, last name and birth date (YYYY-MM-DD).")
     if fld == "date":
-        if "closed" in refusal.reason:
-            return "date", _("The grant period of this date is closed; it can no longer be reported.")
-        return "date", _("The date is out of range.")
+        return "date", _date_message(refusal.code)
     if fld in ("stop_time", "stop_date"):
         return "stop", _("The stop time must be after the start time.")
     if fld == "start_time":
@@ -561,8 +584,9 @@ def attendance(group_id: int):
 
 
 def _save(group: Group, data: AttendanceForm, channel: str, session_id: int | None = None,
-          savepoint: bool = False):
-    """Validate and ingest one attendance; returns the intake's outcome, or None with ``data.errors`` set.
+          savepoint: bool = False, refusals: list[Refusal] | None = None):
+    """Validate and ingest one attendance; returns the intake's outcome, or None with ``data.errors`` set
+    (and the intake's refusals added to ``refusals`` when given).
 
     Does not commit. A refused command leaves nothing behind: the transaction (or, with ``savepoint``, the
     savepoint around the intake) is rolled back.
@@ -573,6 +597,8 @@ def _save(group: Group, data: AttendanceForm, channel: str, session_id: int | No
     nested = db.session.begin_nested() if savepoint else None
     result: IntakeResult = ingest([cmd])
     if result.refused:
+        if refusals is not None:
+            refusals.extend(result.refused)
         for refusal in result.refused:
             key, text = refusal_message(refusal)
             data.errors.setdefault(key, text)
@@ -648,10 +674,9 @@ def edit(session_id: int):
 @bp.post("/leader/sessions/<int:session_id>/edit")
 @login_required
 def save_edit(session_id: int):
-    """Replace one's own report with the edited form (through the intake, channel ``web``)."""
-    session, group, locked = _changeable(session_id)
-    if locked is not None:
-        return locked
+    """Replace one's own report with the edited form (through the intake, channel ``web``, which refuses it
+    in a locked grant period)."""
+    session, group = own_session(session_id)
     data = parse_form(request.form)
     outcome = _save(group, data, "web", session_id=session.id)
     if outcome is None:
@@ -664,10 +689,8 @@ def save_edit(session_id: int):
 @bp.post("/leader/sessions/<int:session_id>/delete")
 @login_required
 def delete(session_id: int):
-    """Delete one's own report (until the period report is submitted)."""
-    session, group, locked = _changeable(session_id)
-    if locked is not None:
-        return locked
+    """Delete one's own report (the intake refuses it in a locked grant period)."""
+    session, group = own_session(session_id)
     cmd = SessionCommand(association_id=session.association_id, group_id=session.group_id,
                          session_date=session.session_date, start_time=None, stop_time=None, channel=session.channel,
                          method="remove", session_id=session.id, reported_by_user_id=int(current_user.id))
@@ -724,13 +747,15 @@ def manifest():
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/manifest+json")
 
 
-def _json_error(status: int, message: str, errors: dict | None = None):
+def _json_error(status: int, message: str, errors: dict | None = None, error_code: str | None = None):
     """An error in the one error format (see :mod:`apn.errors`), as JSON."""
     from http import HTTPStatus
 
     body: dict[str, Any] = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
     if errors:
         body["errors"] = errors
+    if error_code:
+        body["error_code"] = error_code
     resp = jsonify(body)
     resp.status_code = status
     return resp
@@ -779,9 +804,11 @@ def app_sessions():
         db.session.rollback()
         return _replay(actor, key, digest) or _json_error(409, "the same request is being handled; try again")
     data = form_from_json(payload)
-    outcome = _save(group, data, "app", savepoint=True)
+    refusals: list[Refusal] = []
+    outcome = _save(group, data, "app", savepoint=True, refusals=refusals)
     if outcome is None:
-        resp = _json_error(422, next(iter(data.errors.values())), {"json": dict(data.errors)})
+        resp = _json_error(422, next(iter(data.errors.values())), {"json": dict(data.errors)},
+                           next((r.code for r in refusals if r.code), None))
     else:
         session = ActivitySession.get_by_id(outcome.session_id)
         resp = jsonify({"session_id": outcome.session_id, "action": outcome.action,

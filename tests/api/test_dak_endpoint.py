@@ -50,7 +50,7 @@ def test_dak_file_is_imported_and_counted(client, partner):
     assert r.status_code == 200, r.get_json()
     assert r.get_json() == {"file": {"sessions": 2, "participations": 5, "leader_participations": 2},
                             "accepted": {"sessions": 2, "participations": 5, "leader_participations": 2},
-                            "refused": []}
+                            "refused": [], "refused_total": 0}
     s = client.get("/api/v1/sessions/DAK-002", headers=partner.headers).get_json()
     assert s["counts"] == {"participations": 3, "leader_participations": 1} and s["card_number"] == "77"
 

@@ -55,7 +55,7 @@ def test_import_counts_and_store(env, ns, version):
                    _people(env), _leaders(env), ns=ns, version=version)
     report = _import(env, xml)
     counts = {"sessions": 2, "participations": 4, "leader_participations": 2}
-    assert report.as_dict() == {"file": counts, "accepted": counts, "refused": []}
+    assert report.as_dict() == {"file": counts, "accepted": counts, "refused": [], "refused_total": 0}
     assert count_dak(xml) == counts
     s, marks = _stored(env, "S-001")
     assert s.channel == "dak" and s.partner_client_id == env.partner_id and s.team_sport is True
@@ -168,7 +168,7 @@ def test_temporary_leader_both_ways(env, how):
         _people(env))
     report = _import(env, xml)
     counts = {"sessions": 1, "participations": 1, "leader_participations": 1}
-    assert report.as_dict() == {"file": counts, "accepted": counts, "refused": []}
+    assert report.as_dict() == {"file": counts, "accepted": counts, "refused": [], "refused_total": 0}
     _, marks = _stored(env, "T-1")
     assert marks["d1"] == ("temporary_leader", True, False)
     assert marks["d2"] == ("participant", True, False)

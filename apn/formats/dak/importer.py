@@ -42,18 +42,23 @@ _DAK_FIELDS = {
 #: Longest activity / facility / group name the store keeps (the XSD allows 150; longer text is cut).
 NAME_MAX = 120
 
+#: How many refused sessions a report lists (in line order); ``refused_total`` counts them all.
+MAX_REFUSED_LISTED = 1000
+
 
 @dataclass
 class RefusedSession:
-    """A session that was not taken: its line, its code and why."""
+    """A session that was not taken: its line, its code, why, and the intake's refusal code if any."""
 
     line: int
     kod: str | None
     reason: str
+    #: The intake's machine-readable code (``period_closed``, ``date_in_future``, …; docs/partners.md).
+    code: str | None = None
 
     def as_dict(self) -> dict:
-        """``{"line", "kod", "reason"}``."""
-        return {"line": self.line, "kod": self.kod, "reason": self.reason}
+        """``{"line", "kod", "reason", "code"}``."""
+        return {"line": self.line, "kod": self.kod, "reason": self.reason, "code": self.code}
 
 
 @dataclass
@@ -68,9 +73,11 @@ class DakReport:
     version: str = ""
 
     def as_dict(self) -> dict:
-        """The report as the API and the web page show it."""
+        """The report as the API and the web page show it: the first :data:`MAX_REFUSED_LISTED` refused
+        sessions and how many were refused in all."""
         return {"file": dict(self.file), "accepted": dict(self.accepted),
-                "refused": [r.as_dict() for r in self.refused]}
+                "refused": [r.as_dict() for r in self.refused[:MAX_REFUSED_LISTED]],
+                "refused_total": len(self.refused)}
 
 
 @contextlib.contextmanager
@@ -115,11 +122,11 @@ class _Import:
         self._entry_problems: dict[int, str | None] = {}
         self._person_ids: dict[int, int] = {}  # id(RegisterEntry) -> person id
 
-    def refuse(self, i: int, reason: str) -> None:
+    def refuse(self, i: int, reason: str, code: str | None = None) -> None:
         """Refuse session ``i`` (the first reason wins)."""
         if i not in self.refused:
             s = self.f.sessions[i]
-            self.refused[i] = RefusedSession(s.line, s.kod, reason)
+            self.refused[i] = RefusedSession(s.line, s.kod, reason, code)
 
     def run(self) -> DakReport:
         """Check, translate, ingest once, report."""
@@ -177,7 +184,7 @@ class _Import:
             by_ref = {c.ref: c for c in commands}
             for r in result.refused:
                 i = int(r.ref)  # type: ignore[arg-type]
-                self.refuse(i, self._intake_reason(by_ref[r.ref], i, r.field, r.reason))
+                self.refuse(i, self._intake_reason(by_ref[r.ref], i, r.field, r.reason), r.code)
             for o in result.accepted:
                 accepted_idx.append(int(o.ref))  # type: ignore[arg-type]
                 actions[o.action] = actions.get(o.action, 0) + 1
