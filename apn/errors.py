@@ -241,6 +241,28 @@ def log_unhandled(exc: BaseException) -> None:
                  request.method, request.path, summary, " <- ".join(type(e).__name__ for e in chain), frames)
 
 
+#: Tables with a unique key that two requests can both try to store at once (a new card, facility, person,
+#: session code, Idempotency-Key, …). The intake avoids these races at the source; this is the backstop.
+RACED_TABLES = frozenset({"activity_group", "facility", "person", "partner_person", "activity_session",
+                          "idempotency_key", "group_member", "attendance", "partner_authorisation"})
+CONCURRENT_WRITE = ("En annan begäran ändrade samma uppgifter i samma stund. Skicka igen. / "
+                    "Another request changed the same data at the same moment; send it again.")
+
+
+def raced_unique_key(exc: BaseException) -> str | None:
+    """The table of :data:`RACED_TABLES` whose unique key ``exc`` broke, or None for any other error."""
+    import sqlite3
+
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        table = getattr(getattr(orig, "diag", None), "table_name", None)
+    elif isinstance(orig, sqlite3.IntegrityError) and str(orig).startswith("UNIQUE constraint failed: "):
+        table = str(orig).split(": ", 1)[1].split(".", 1)[0]
+    else:
+        return None
+    return table if table in RACED_TABLES else None
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
     from sqlalchemy import exc as sa_exc
@@ -262,6 +284,20 @@ def register(app: Flask) -> None:
     for cls in db_errors:
         app.register_error_handler(cls, _db_error)
 
+    def _integrity(exc: sa_exc.IntegrityError):
+        """A unique key a concurrent request stored first: 409 ``concurrent_write``; other violations are bugs."""
+        table = raced_unique_key(exc)
+        if table is None:
+            return _internal(exc)
+        from apn.extensions import db
+
+        logger.info("A unique key of %s was stored by a concurrent request (%s %s)", table, request.method,
+                    request.path)
+        db.session.rollback()
+        return error_response(409, CONCURRENT_WRITE, None, {"Retry-After": "1"}, error_code="concurrent_write")
+
+    app.register_error_handler(sa_exc.IntegrityError, _integrity)
+
     @app.teardown_appcontext
     def _end_session(exc: BaseException | None) -> None:
         """End the request's database session before Flask-SQLAlchemy does: when the server went away after
@@ -278,7 +314,6 @@ def register(app: Flask) -> None:
             with contextlib.suppress(Exception):
                 db.session.registry().invalidate()
             db.session.registry.clear()
-
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):

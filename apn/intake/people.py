@@ -184,8 +184,9 @@ def _by_name(conn, tenant_id: int, keys: list[tuple]) -> dict[tuple, int]:
 #: PostgreSQL advisory lock namespace of the creation of people (the clash check has ``0x61706E``).
 CREATE_LOCK_NAMESPACE = 0x61706F
 #: New people's keys are hashed into this many locks (a power of two), which bounds the locks one
-#: transaction holds; two keys in one bucket only wait for each other.
-CREATE_LOCK_BUCKETS = 4096
+#: transaction holds in PostgreSQL's shared lock table (the clash check takes up to 4,096 more); two new
+#: people in one bucket only make their creators wait for each other.
+CREATE_LOCK_BUCKETS = 256
 _LOCK_SQL = text("SELECT count(pg_advisory_xact_lock(:ns, b)) FROM unnest(:buckets) AS b").bindparams(
     bindparam("buckets", type_=ARRAY(INTEGER)))
 
