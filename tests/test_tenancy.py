@@ -13,6 +13,7 @@ from apn.extensions import db
 from apn.models import (
     ActivitySession,
     Application,
+    AssociationPersonName,
     AuditEntry,
     ClashFlag,
     Decision,
@@ -87,6 +88,8 @@ def _populate(tenant) -> None:
             ClashFlag(tenant_id=tid, kind="person_overlap", session_id=s1, other_session_id=s2, person_id=kid.id,
                       clash_key="tenancy-test"),
             AuditEntry(tenant_id=tid, action="test", entity="x"),
+            AssociationPersonName(tenant_id=tid, association_id=assoc.id, person_id=kid.id, first_name="K",
+                                  last_name="Typed"),
             IdempotencyKey(tenant_id=tid, actor="user:1", key="k", method="POST", path="/", request_hash="h",
                            response_status=200, response_body="{}"),
         ])

@@ -26,6 +26,7 @@ from apn.intake.commands import PersonRef
 from apn.intake.people import PersonProblem, check_ref, resolve
 from apn.models import ActivitySession, Association, Facility, GrantPeriod, Group, PartnerPerson, Person
 from apn.services import partners as partner_svc
+from apn.services import rosters
 from apn.tenancy import require_tenant_id
 
 PREFIX = "/associations"
@@ -163,7 +164,7 @@ class People(MethodView):
     @blp.alt_response(201, schema=PersonSchema, description="Created", success=True)
     def put(self, data: dict, orgnr: str, person_id: str):
         """Create or update a person keyed by the partner's person id (upserted by personnummer or name + birth date)."""
-        authorised_association(orgnr)
+        assoc = authorised_association(orgnr)
         person_id = path_key(person_id, "person_id")
         tenant_id = require_tenant_id()
         partner_id = current_partner_id()
@@ -179,6 +180,9 @@ class People(MethodView):
             raise DomainError(pid.message, field=pid.field)
         db.session.expire_all()
         person = db.session.get(Person, (tenant_id, pid))
+        # The association's own pages show this name for the person, whatever another one stored.
+        rosters.remember_typed_names(assoc.id, [(pid, data["first_name"], data["last_name"])],
+                                     client_id=partner_id)
         if not Gateway(tenant_id, partner_id).may_change_person(pid):
             # Reported only by associations that did not authorise this partner: their data is not the
             # partner's to change or to read. The answer is what a new person would be, so that it does not

@@ -10,6 +10,7 @@ from apn.models.group import Group, GroupMember
 from apn.models.idempotency import IdempotencyKey
 from apn.models.payout import Payout, PayoutBatch
 from apn.models.person import Person
+from apn.models.person_name import AssociationPersonName
 from apn.models.ruleset import RuleSet
 from apn.models.session import ActivitySession, Attendance, GrantPeriod
 from apn.models.tenant import Facility, HomeArea, Tenant
@@ -19,6 +20,7 @@ __all__ = [
     "ActivitySession",
     "Application",
     "Association",
+    "AssociationPersonName",
     "ClashFlag",
     "Attendance",
     "AuditEntry",

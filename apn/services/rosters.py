@@ -158,57 +158,56 @@ def record_view(user_id: int | None, group: Group, person_ids: list[int]) -> Non
     db.session.flush()
 
 
-#: Audit action that keeps the name an association typed for a person another association also reported.
+#: Audit action recorded when an association's typed names are kept (the names live in
+#: ``association_person_name``; the log holds who wrote them for which people, and is never read for display).
 NAME_AS_TYPED = "person.name_as_typed"
 
 
-def _other_reporters(association_id: int, person_ids: list[int]) -> set[int]:
-    """Those of ``person_ids`` that another association reported (on its roster or in its sessions)."""
-    if not person_ids:
-        return set()
-    from apn.models import ActivitySession, Attendance
-
-    out: set[int] = set()
-    for i in range(0, len(person_ids), 900):
-        chunk = person_ids[i:i + 900]
-        out |= set(db.session.execute(select(GroupMember.person_id).join(
-            Group, (Group.tenant_id == GroupMember.tenant_id) & (Group.id == GroupMember.group_id)).where(
-            GroupMember.person_id.in_(chunk), Group.association_id != association_id)).scalars())
-        out |= set(db.session.execute(select(Attendance.person_id).join(
-            ActivitySession, (ActivitySession.tenant_id == Attendance.tenant_id)
-            & (ActivitySession.id == Attendance.session_id)).where(
-            Attendance.person_id.in_(chunk), ActivitySession.association_id != association_id)).scalars())
-    return out
-
-
-def remember_typed_names(association_id: int, typed: list[tuple[int, str, str]], user_id: int | None = None) -> None:
-    """Keep the names an association typed for people that another association also reported.
+def remember_typed_names(association_id: int, typed: list[tuple[int, str, str]], user_id: int | None = None,
+                         client_id: int | None = None) -> None:
+    """Keep the names an association typed for people (``typed``: person id, first name, last name); the
+    audit log records who (``user_id`` or the partner's ``client_id``) for which people.
 
     A person matched by a personal number has one stored name, typed by whoever reported the person first.
     The association's pages show the name it typed itself (see :func:`names_for`), never that one, so that
-    typing a number discloses nothing. Until the schema has a per-association name, the audit log holds it.
+    typing a number discloses nothing. One row per association and person in ``association_person_name``,
+    the latest typing winning; every writer (roster add and import, the leader's new participant, the
+    partner's person write) comes through here.
     """
-    shared = _other_reporters(association_id, sorted({pid for pid, _f, _l in typed}))
+    if not typed:
+        return
+    from apn.intake.bulk import insert_rows
+    from apn.models import AssociationPersonName
+    from apn.models.base import utcnow
+
     tenant_id = require_tenant_id()
+    now = utcnow()
+    rows: dict[int, dict[str, Any]] = {}  # one row per person: the last typing of this call wins
     for pid, first, last in typed:
-        if pid in shared:
-            db.session.add(AuditEntry(tenant_id=tenant_id, actor_user_id=user_id, action=NAME_AS_TYPED,
-                                      entity="association", entity_id=str(association_id),
-                                      after={"person_id": pid, "first_name": first.strip()[:50] or "?",
-                                             "last_name": last.strip()[:50] or "?"}))
+        rows[pid] = {"tenant_id": tenant_id, "association_id": association_id, "person_id": pid,
+                     "first_name": (first or "").strip()[:50] or "?", "last_name": (last or "").strip()[:50] or "?",
+                     "updated_at": now}
+    db.session.flush()  # the people and the association are in the database before the rows that name them
+    insert_rows(db.session.connection(), AssociationPersonName.__table__, list(rows.values()),
+                on_conflict=("tenant_id", "association_id", "person_id"),
+                update=("first_name", "last_name", "updated_at"))
+    db.session.add(AuditEntry(tenant_id=tenant_id, actor_user_id=user_id, actor_client_id=client_id,
+                              action=NAME_AS_TYPED, entity="association", entity_id=str(association_id),
+                              after={"person_ids": sorted(rows), "count": len(rows)}))
     db.session.flush()
 
 
 def names_for(association_id: int, stored: dict[int, str]) -> dict[int, str]:
     """The name to show to an association for each person (``stored``: person id → stored name): the one
-    the association typed (the latest) for a person another association reported, else the stored one."""
+    the association typed (``association_person_name``), else the stored one."""
+    from apn.models import AssociationPersonName as Named
+
     out = dict(stored)
-    if stored:
-        for after in db.session.execute(select(AuditEntry.after).where(
-                AuditEntry.entity == "association", AuditEntry.entity_id == str(association_id),
-                AuditEntry.action == NAME_AS_TYPED).order_by(AuditEntry.id)).scalars():
-            if isinstance(after, dict) and after.get("person_id") in stored:
-                out[after["person_id"]] = f"{after.get('first_name') or '?'} {after.get('last_name') or '?'}"
+    ids = sorted(stored)
+    for i in range(0, len(ids), 900):
+        for pid, first, last in db.session.execute(select(Named.person_id, Named.first_name, Named.last_name).where(
+                Named.association_id == association_id, Named.person_id.in_(ids[i:i + 900]))):
+            out[pid] = f"{first} {last}"
     return out
 
 
