@@ -56,7 +56,9 @@ def sign_in(page, base: str, email: str, password: str, next_path: str | None = 
 def axe_violations(page) -> list[dict]:
     """Serious and critical WCAG 2.1 A/AA violations axe-core finds on the page as it is."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
+        # Evaluated through the DevTools protocol: the pages' Content-Security-Policy allows no inline
+        # <script>, which is what add_script_tag would insert.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
     found = page.evaluate(
         """async (tags) => {
             const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
@@ -66,3 +68,16 @@ def axe_violations(page) -> list[dict]:
         AXE_TAGS,
     )
     return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def wait_until(page, expression: str, timeout: float = 30000) -> None:
+    """Poll ``expression`` until it is true (what ``page.wait_for_function`` does, but evaluated through the
+    DevTools protocol: Playwright's own polling compiles the expression in the page, which the pages'
+    Content-Security-Policy forbids, as it forbids every eval)."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true within {timeout} ms: {expression}")
+        page.wait_for_timeout(50)

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
-from browserhelpers import DESKTOP, PHONE, axe_violations, sign_in
+from browserhelpers import DESKTOP, PHONE, axe_violations, sign_in, wait_until
 
 from apn.extensions import db
 from apn.services import accounts
@@ -103,7 +103,7 @@ def test_axe_finds_no_serious_violation_on_any_page(app, base, browser):
     page.click(f"label[for=p-{world.participant_ids[0]}]")
     page.click("button.save")
     page.wait_for_selector("#result .verdict")
-    page.wait_for_function("document.getElementById('outbox-status').textContent !== ''")
+    wait_until(page, "document.getElementById('outbox-status').textContent !== ''")
     results["attendance (after saving)"] = axe_violations(page)
     page.fill("#f-start", "")
     page.click("button.save")

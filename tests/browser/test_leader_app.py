@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browserhelpers import PHONE, axe_violations, sign_in
+from browserhelpers import PHONE, axe_violations, sign_in, wait_until
 from sqlalchemy import select
 
 from apn.extensions import db
@@ -50,7 +50,7 @@ def test_offline_attendance_arrives_exactly_once(app, base, browser):
     world, ctx, page, errors = _leader_on_phone(app, base, browser, "/k/{slug}/leader/")
     assert page.url == f"{base}/k/{world.slug}/leader/"
     # The service worker takes control of the municipality's pages.
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=10000)
+    wait_until(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=10000)
     page.click("text=P13 fotboll")
     page.wait_for_url(f"**/leader/groups/{world.group_id}")
     assert page.input_value("#f-date") == dt.date.today().isoformat()
@@ -64,7 +64,7 @@ def test_offline_attendance_arrives_exactly_once(app, base, browser):
     page.click("button.save")
     page.wait_for_selector("#result .verdict-saved, #result .verdict-accepted, #result .verdict-not_accepted")
     assert "Skickad:" in page.text_content("#result")
-    page.wait_for_function("document.getElementById('outbox-status').textContent === 'Allt är skickat.'")
+    wait_until(page, "document.getElementById('outbox-status').textContent === 'Allt är skickat.'")
     sessions, _ = _sessions(app, world.tenant_id)
     assert sessions == [("18:00", "app", {world.participant_ids[0], world.participant_ids[1], world.leader_id})]
 
@@ -75,18 +75,18 @@ def test_offline_attendance_arrives_exactly_once(app, base, browser):
     page.click(f"label[for=p-{world.participant_ids[2]}]")
     page.click(f"label[for=l-{world.leader_id}]")
     page.click("button.save")
-    page.wait_for_function(
+    wait_until(page,
         "document.getElementById('outbox-status').textContent === 'Väntar på att skickas: 1'")
     assert "P13 fotboll" in page.text_content("#outbox-list")
     assert len(_sessions(app, world.tenant_id)[0]) == 1
     # The page opens without coverage too (from the service worker), still showing what waits.
     page.reload()
-    page.wait_for_function(
+    wait_until(page,
         "document.getElementById('outbox-status').textContent === 'Väntar på att skickas: 1'")
 
     # 3. Coverage again: it is sent by itself, once.
     ctx.set_offline(False)
-    page.wait_for_function("document.getElementById('outbox-status').textContent === 'Allt är skickat.'",
+    wait_until(page, "document.getElementById('outbox-status').textContent === 'Allt är skickat.'",
                            timeout=15000)
     page.evaluate("() => window.apnApp.sync()")  # a second send finds nothing left
     sessions, keys = _sessions(app, world.tenant_id)
@@ -177,7 +177,7 @@ def test_a_send_that_fails_is_tried_again_soon(app, base, browser):
     page.click(f"label[for=p-{world.participant_ids[0]}]")
     page.click(f"label[for=l-{world.leader_id}]")
     page.click("button.save")
-    page.wait_for_function("document.getElementById('outbox-status').textContent === 'Väntar på att skickas: 1'")
+    wait_until(page, "document.getElementById('outbox-status').textContent === 'Väntar på att skickas: 1'")
     page.wait_for_selector("#result .verdict-saved, #result .verdict-accepted, #result .verdict-not_accepted",
                            timeout=10000)
     assert len(dropped) == 1

@@ -86,13 +86,16 @@ def test_failing_statement_logs_no_personal_data(failing_app, caplog, route):
         tenant_id, secret_values = t.id, [PNR, "20120517-2383", pnr_hash(PNR), NAME, BIRTH.isoformat()]
     caplog.set_level(logging.DEBUG)
     resp = failing_app.test_client().post(f"/_test/{route}/{tenant_id}")
-    assert resp.status_code == 500
+    # a duplicate of a raced unique key is a 409 (issue 11 item 12); every other violation is a 500
+    assert resp.status_code in ((409, 500) if route == "duplicate-person" else (500,))
     logged = "\n".join(r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "") for r in caplog.records)
     logged += caplog.text
-    assert "Unhandled database error" in logged, logged[-2000:]
-    if route != "number-in-text":
+    if resp.status_code == 500:
+        assert "Unhandled database error" in logged, logged[-2000:]
+    if route == "null-row":
         assert "IntegrityError" in logged, logged[-2000:]
     assert CIPHERTEXTS or route == "number-in-text"
     for value in secret_values + CIPHERTEXTS:
         assert value not in logged, (value, logged[-3000:])
-    assert "INSERT INTO" in logged  # the statement itself is kept, it holds no values
+    if resp.status_code == 500:
+        assert "INSERT INTO" in logged  # the statement itself is kept, it holds no values
