@@ -424,20 +424,56 @@ class _CheckDocument:
         return copy
 
 
-def _resolve(doc, path: str | None, compiled: dict | None = None):
-    """The element at an error's path, or None (``compiled`` caches the compiled paths of a run)."""
+def _resolve(doc, path: str | None):
+    """The element at an error's path by XPath, or None."""
     if not path:
         return None
     try:
-        if compiled is None:
-            found = doc.xpath(path)
-        else:
-            if path not in compiled:
-                compiled[path] = etree.XPath(path)
-            found = compiled[path](doc)
+        found = doc.xpath(path)
     except (etree.XPathError, etree.XPathEvalError):
         return None
     return found[0] if found and isinstance(found[0], etree._Element) else None
+
+
+_STEP_RE = re.compile(r"(?:[\w.-]+:)?([\w.-]+|\*)(?:\[(\d+)\])?")
+
+
+class _PathIndex:
+    """The elements of one document by the paths libxml2 writes into errors (``/*/*[3]/*[12]``), each prefix
+    resolved once from its parent's children: linear in the document, unlike an XPath per error."""
+
+    def __init__(self, tree) -> None:
+        self.tree = tree
+        self.nodes: dict[str, object] = {}
+        self.kids: dict[tuple[str, str], list] = {}
+
+    def find(self, path: str | None):
+        """The element at ``path``, or None."""
+        if not path:
+            return None
+        if path in self.nodes:
+            return self.nodes[path]
+        parent_path, _, step = path.rpartition("/")
+        m = _STEP_RE.fullmatch(step)
+        if m is None:
+            node = _resolve(self.tree, path)  # a form this index does not read (text(), attributes, …)
+        else:
+            name, pos = m.group(1), int(m.group(2) or 1)
+            if not parent_path:
+                root = self.tree.getroot()
+                node = root if pos == 1 and name in ("*", _local(root.tag)) else None
+            else:
+                parent = self.find(parent_path)
+                node = None
+                if parent is not None:
+                    key = (parent_path, name)
+                    if key not in self.kids:
+                        self.kids[key] = [c for c in parent if isinstance(c.tag, str)
+                                          and (name == "*" or _local(c.tag) == name)]
+                    same = self.kids[key]
+                    node = same[pos - 1] if 0 < pos <= len(same) else None
+        self.nodes[path] = node
+        return node
 
 
 def _schema_errors(tree, xsd: etree.XMLSchema, by_element: dict) -> list:
@@ -453,7 +489,6 @@ def _schema_errors(tree, xsd: etree.XMLSchema, by_element: dict) -> list:
     first_foerening = kommun.find(_ns(root) + "Foerening") if kommun is not None else None
     out: list = []
     fields: dict = {}
-    compiled: dict = {}
 
     def owner_of(el):
         while el is not None:
@@ -473,10 +508,11 @@ def _schema_errors(tree, xsd: etree.XMLSchema, by_element: dict) -> list:
             for unit in chunk:
                 doc.add(unit)
             xsd.validate(doc.root)
+            paths = _PathIndex(doc.root.getroottree())
             for err in xsd.error_log:
                 if err.type_name.startswith("SCHEMAV_CVC_IDC"):
                     continue
-                node = _resolve(doc.root.getroottree(), err.path, compiled)
+                node = paths.find(err.path)
                 while node is not None and node not in owners:
                     node = node.getparent()
                 if node is not None:
@@ -485,8 +521,9 @@ def _schema_errors(tree, xsd: etree.XMLSchema, by_element: dict) -> list:
     # its required child.
     stand_in = _shallow(first_foerening, kommun) if first_foerening is not None else None
     xsd.validate(tree)
+    paths = _PathIndex(tree)
     for err in xsd.error_log:
-        node = _resolve(tree, err.path)
+        node = paths.find(err.path)
         if stand_in is not None and node is stand_in:
             continue
         out.append((err, owner_of(node)))
