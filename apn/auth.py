@@ -7,22 +7,40 @@ session generation (see :func:`start_session_of`).
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import session
+from flask import current_app, session
 
 from apn.extensions import db, login_manager
 from apn.models import User
 
-_hasher = PasswordHasher()
+#: ``PASSWORD_HASH_COST`` → argon2id parameters. ``default`` is argon2-cffi's own (RFC 9106 low-memory:
+#: 3 passes over 64 MiB); ``cheapest`` exists for the test suite only, where a hash costs 0.5–1 s otherwise.
+#: A stored hash carries its own parameters, so verification works whatever the setting was at hashing.
+HASH_COSTS = {"default": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
+_hashers: dict[str, PasswordHasher] = {}
 #: The session key holding the user's session generation at sign-in.
 SESSION_GENERATION_KEY = "_apn_gen"
-_dummy_hash: str | None = None
+_dummy_hashes: dict[str, str] = {}
+
+
+def _cost() -> str:
+    cost = current_app.config.get("PASSWORD_HASH_COST", "default")
+    if cost not in HASH_COSTS:
+        raise ValueError(f"PASSWORD_HASH_COST must be one of {', '.join(HASH_COSTS)}")
+    return cost
+
+
+def _hasher() -> PasswordHasher:
+    cost = _cost()
+    if cost not in _hashers:
+        _hashers[cost] = PasswordHasher.from_parameters(HASH_COSTS[cost])
+    return _hashers[cost]
 
 
 def hash_password(password: str) -> str:
     """argon2id hash of a password."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
@@ -31,18 +49,19 @@ def verify_password(stored: str | None, password: str) -> bool:
     Without a stored hash (unknown address, account without a password) the same argon2 work is done
     against a dummy hash, so the answer takes as long as for an account that exists.
     """
-    global _dummy_hash
+    hasher = _hasher()
     if not stored:
-        if _dummy_hash is None:
-            _dummy_hash = _hasher.hash("apn dummy password, never matches")
-        stored, password = _dummy_hash, password + "\x00never"
+        cost = _cost()
+        if cost not in _dummy_hashes:
+            _dummy_hashes[cost] = hasher.hash("apn dummy password, never matches")
+        stored, password = _dummy_hashes[cost], password + "\x00never"
         try:
-            _hasher.verify(stored, password)
+            hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             pass
         return False
     try:
-        return _hasher.verify(stored, password)
+        return hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
 

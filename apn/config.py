@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     # Served over HTTPS (turn on in production): Secure cookies and Strict-Transport-Security (apn.web.headers).
     "HTTPS": False,
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    # argon2id cost of password hashes (apn.auth.HASH_COSTS): "default" (RFC 9106 low-memory, 64 MiB);
+    # "cheapest" only for the test suite.
+    "PASSWORD_HASH_COST": "default",
 }
 
 _SECRET_FILES = {

@@ -29,7 +29,8 @@ def test_db() -> str:
 @pytest.fixture(scope="session")
 def base_config() -> dict:
     """Settings every test app needs (keys, testing flags), without a database URL."""
-    return {"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, **KEYS}
+    return {"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "PASSWORD_HASH_COST": "cheapest",
+            **KEYS}
 
 
 def pytest_report_header(config):
@@ -49,7 +50,8 @@ def postgres():
 
 
 def _config(tmp_path_factory, request) -> dict:
-    cfg = {"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, **KEYS}
+    cfg = {"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "PASSWORD_HASH_COST": "cheapest",
+           **KEYS}
     if TEST_DB == "postgresql":
         pg = request.getfixturevalue("postgres")
         cfg.update(DATABASE_URL=pg.url("apn_app"), MIGRATE_DATABASE_URL=pg.url("apn_owner"),

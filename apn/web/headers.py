@@ -12,13 +12,15 @@ Every response (pages, the API, static files, errors) gets
   not affect.)
 
 With the setting ``HTTPS`` on (production; ``APN_HTTPS=true``) the session and remember-me cookies are
-``Secure`` and every response carries ``Strict-Transport-Security``; a request that arrives over HTTPS gets
-HSTS as well.
+``Secure`` and every response carries ``Strict-Transport-Security``. Without the setting, a request that
+arrives over HTTPS (directly, or through a proxy counted in ``TRUSTED_PROXIES``) still gets HSTS and a
+``Secure`` session cookie, so an installation that forgot the setting does not send its session in clear.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 
 #: The one policy. ``'self'`` everywhere a resource is loaded from; nothing inline.
 CSP = "; ".join([
@@ -46,6 +48,13 @@ STATIC_HEADERS = {
 }
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, ``Secure`` whenever the request itself came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
 def init_app(app: Flask) -> None:
     """Make cookies ``Secure`` under ``HTTPS`` and add the headers to every response."""
     https = bool(app.config.get("HTTPS"))
@@ -53,6 +62,7 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
         app.config["PREFERRED_URL_SCHEME"] = "https"
+    app.session_interface = _SessionInterface()
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
 

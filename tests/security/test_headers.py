@@ -146,6 +146,19 @@ def test_a_request_over_https_gets_hsts_even_without_the_setting(client):
     assert "Strict-Transport-Security" not in client.get("/").headers
 
 
+def test_a_sign_in_over_https_gets_a_secure_session_cookie_even_without_the_setting(client, world):
+    """An installation behind TLS that forgot ``APN_HTTPS`` still never sends its session cookie in clear."""
+    login = {"email": world.emails["reporter"], "password": "correct horse battery"}
+    over_https = client.post("/login", data=login, base_url="https://localhost")
+    assert over_https.status_code == 302
+    session_cookie = [c for c in over_https.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert session_cookie and "Secure" in session_cookie[0]
+    client.post("/logout")
+    over_http = client.post("/login", data=login)
+    plain = [c for c in over_http.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert plain and "Secure" not in plain[0]
+
+
 def test_production_setting_is_documented_and_off_by_default():
     from apn.config import DEFAULTS
 
