@@ -16,10 +16,11 @@ $(STAMP): setup.cfg pyproject.toml requirements.lock
 setup: $(STAMP)
 
 ## make run: set up, migrate the SQLite database under instance/, load the demo data once, serve on :5000
+## (development: APN_DEBUG=true, so invitation and password-reset mails are printed on the console)
 run: $(STAMP)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	APN_DEBUG=true $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## make test: set up, lint, then the whole suite on SQLite and on a temporary PostgreSQL
 test: $(STAMP) postgres-binaries chromium axe
