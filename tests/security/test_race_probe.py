@@ -39,7 +39,7 @@ WORKERS = 4
 RACES = 60  # races in all, at most
 AT_ONCE = 3  # races running at the same time
 WIDTH = 4  # requests per race
-BUDGET = 20.0  # seconds of racing, at most (every kind of race runs at least once)
+BUDGET = 15.0  # seconds of racing, at most (every kind of race runs at least once)
 
 
 class Probe:
