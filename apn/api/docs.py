@@ -29,7 +29,8 @@ _DESCRIPTIONS = {
     401: "No, invalid, expired or revoked access token",
     403: "The association has not authorised this partner",
     404: "Unknown id (another municipality's data is unknown too)",
-    409: "Conflicts with stored data: a closed grant period, a key that belongs to another association",
+    409: "Conflicts with stored data: a grant period that is locked for the association (error_code "
+         "period_closed, period_submitted or period_decided), a key that belongs to another association",
     413: "The body is too large",
     415: "Wrong Content-Type",
     422: "A field is missing or wrong; errors name the field",

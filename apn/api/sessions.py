@@ -177,8 +177,10 @@ class SessionByKod(MethodView):
     @blp.doc(security=docs.BEARER, parameters=[docs.KOD, docs.IDEMPOTENCY],
              responses=docs.errors(400, 401, 403, 404, 409, 415, 422, 429),
              description="DAK Add: creates the session, or replaces it whole when the code exists. Needs at "
-                         "least one leader (or a participant marked temporary_leader). A closed grant period "
-                         "gives 409; an association that has not authorised the partner 403.")
+                         "least one leader (or a participant marked temporary_leader). A grant period that is "
+                         "not open for the association (old or new date) gives 409 with its error_code; a date "
+                         "in no grant period or after tomorrow 422; an association that has not authorised the "
+                         "partner 403.")
     @blp.arguments(SessionInSchema, example=SESSION_EXAMPLE)
     @blp.response(200, SessionSchema, description="Replaced")
     @blp.alt_response(201, schema=SessionSchema, description="Created", success=True)
@@ -206,7 +208,8 @@ class SessionByKod(MethodView):
     @idempotent
     @blp.doc(security=docs.BEARER, parameters=[docs.KOD, docs.IDEMPOTENCY],
              responses=docs.errors(401, 403, 404, 409, 422, 429),
-             description="DAK Remove. A session in a closed grant period cannot be removed (409).")
+             description="DAK Remove. A session in a grant period that is not open for the association "
+                         "cannot be removed (409).")
     @blp.response(204, description="Removed")
     def delete(self, kod: str):
         """Remove a session."""
