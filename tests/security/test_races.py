@@ -8,6 +8,7 @@ new person (by personal number, by name and birth date, by the partner's person 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
@@ -30,6 +31,7 @@ from tests.api.conftest import make_partner
 from tests.integrations.netutil import LiveServer
 
 ROUNDS = 4
+DAY_APP = (dt.date.today() - dt.timedelta(days=1)).isoformat()
 WIDTH = 4  # requests per race
 
 _n = itertools.count(1)
@@ -207,3 +209,44 @@ def test_one_new_card_put_at_once_is_stored_once_and_never_500(app, live, p):
         with app.app_context(), tenant_scope(p.tenant_id):
             assert db.session.scalar(select(func.count()).select_from(Group).where(
                 Group.partner_card_number == f"C{r}")) == 1
+
+
+def test_the_leaders_app_raced_replays_refuses_and_creates_each_person_once(app, live):
+    from tests.leader.leaderhelpers import PASSWORD, build_world
+
+    with app.app_context():
+        w = build_world()
+    http = requests.Session()
+    r = http.post(f"{live.url}/login", data={"email": w.email, "password": PASSWORD}, allow_redirects=False,
+                  timeout=30)
+    assert r.status_code == 302, r.text[:300]
+    url = f"{live.url}/k/{w.slug}/app/sessions"
+
+    def body(start: str, new_people: list[dict]) -> dict:
+        return {"group_id": w.group_id, "date": DAY_APP, "start": start, "stop": "23:00",
+                "facility_id": w.facility_id, "session_type": "Traening", "present": w.participant_ids[:2],
+                "leaders": [w.leader_id], "temporary_leaders": [], "disabled": [], "new_people": new_people}
+
+    def post(b: dict, key: str):
+        return lambda: http.post(url, json=b, headers={"Idempotency-Key": key, "Accept": "application/json"},
+                                 timeout=60)
+
+    for r in range(ROUNDS):
+        same = body(f"1{r}:00", [])
+        answers = fire([post(same, f"app-same-{r:04d}") for _ in range(WIDTH)])
+        no_server_error(answers)
+        assert [a.status_code for a in answers] == [201] * WIDTH, [a.text[:200] for a in answers]
+        assert all(a.json() == answers[0].json() for a in answers)
+        others = [body(f"1{r}:{10 + i}", []) for i in range(WIDTH)]
+        answers = fire([post(b, f"app-other-{r:04d}") for b in others])
+        no_server_error(answers)
+        assert sorted(a.status_code for a in answers) == [201] + [422] * (WIDTH - 1)
+        pnr = kid_pnr(5000 + r)
+        new = [body(f"1{r}:{30 + i}", [{"personnummer": pnr, "first_name": "Ny", "last_name": "Racer"},
+                                       {"first_name": f"Namn{r}", "last_name": "Appsson",
+                                        "birth_date": "2014-05-06"}]) for i in range(WIDTH)]
+        answers = fire([post(b, f"app-new-{r:04d}-{i}") for i, b in enumerate(new)])
+        no_server_error(answers)
+        assert {a.status_code for a in answers} <= {201, 409}, [a.text[:200] for a in answers]
+        assert people_with_number(app, w.tenant_id, pnr) == 1
+        assert people_named(app, w.tenant_id, f"Namn{r}", "Appsson") == 1
