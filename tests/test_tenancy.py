@@ -20,6 +20,7 @@ from apn.models import (
     DecisionLine,
     GroupMember,
     IdempotencyKey,
+    LeaderInvitation,
     PartnerAuthorisation,
     PartnerClient,
     PartnerPerson,
@@ -92,6 +93,8 @@ def _populate(tenant) -> None:
                                   last_name="Typed"),
             IdempotencyKey(tenant_id=tid, actor="user:1", key="k", method="POST", path="/", request_hash="h",
                            response_status=200, response_body="{}"),
+            LeaderInvitation(tenant_id=tid, association_id=assoc.id, email=f"leader{tid}@example.se", name="L",
+                             group_ids=[group.id]),
         ])
         db.session.flush()
         db.session.add(GroupMember(tenant_id=tid, group_id=group.id, person_id=leader.id, role="leader"))

@@ -85,8 +85,10 @@ def check_body(*, allowed: tuple[str, ...] = _JSON_TYPES):
     """Refuse a write with a body of the wrong type or unparseable JSON (400/415); cache parsed JSON in g."""
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
+    # A form body may already have been read into request.form (the input guard looks for NUL in it), so
+    # the declared length counts as a body too: a form sent to a JSON endpoint is a 415, not an empty body.
     data = request.get_data(cache=True)
-    if not data:
+    if not data and not request.content_length:
         return None
     mimetype = request.mimetype or ""
     if mimetype not in allowed and not (mimetype.endswith("+json") and "application/json" in allowed):

@@ -14,7 +14,7 @@ from apn.models.person_name import AssociationPersonName
 from apn.models.ruleset import RuleSet
 from apn.models.session import ActivitySession, Attendance, GrantPeriod
 from apn.models.tenant import Facility, HomeArea, Tenant
-from apn.models.user import RoleGrant, User
+from apn.models.user import LeaderInvitation, LoginFailure, RoleGrant, User
 
 __all__ = [
     "ActivitySession",
@@ -32,6 +32,8 @@ __all__ = [
     "GroupMember",
     "HomeArea",
     "IdempotencyKey",
+    "LeaderInvitation",
+    "LoginFailure",
     "PartnerAuthorisation",
     "PartnerClient",
     "PartnerPerson",
