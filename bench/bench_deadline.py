@@ -429,7 +429,8 @@ class Leaders:
             data = resp.json()
             with rec.lock:
                 rec.app_acks[item["key"]] = {"session_id": data["session_id"], "group_id": item["group_id"],
-                                             "date": item["date"]}
+                                             "date": item["date"], "at": time.monotonic(),
+                                             "replayed": resp.headers.get("Idempotent-Replayed") == "true"}
                 rec.participations += item["people"]
             leader.pending = None
             leader.backoff = 0.0
@@ -697,6 +698,12 @@ def check_store(superuser_url: str, rec: Record) -> dict:
         ack_ids = [a["session_id"] for a in rec.app_acks.values()]
         out["app acknowledged"] = len(rec.app_acks)
         out["app acknowledged, missing"] = len(missing)
+        down = rec.events.get("database down")
+        for k in missing[:10]:
+            a = rec.app_acks[k]
+            when = f"{a['at'] - down:+.2f} s from the crash" if down is not None else ""
+            print(f"  missing: app session {a['session_id']} (group {a['group_id']}, {a['date']}), acknowledged "
+                  f"{when}{', a replay' if a['replayed'] else ''}", flush=True)
         out["app acknowledged twice (same id, two keys)"] = len(ack_ids) - len(set(ack_ids))
         out["app sessions stored twice (group, day)"] = sum(1 for n in per_slot.values() if n > 1)
         codes = c.execute(text("SELECT partner_client_id, partner_code, count(*) AS n FROM activity_session "
@@ -809,9 +816,13 @@ def run(args) -> int:
             db.engine.dispose()
         print(f"data: {args.leaders} leaders, {args.partners} partners, {args.officers} officers "
               f"in {time.perf_counter() - t0:.1f} s", flush=True)
-        # An acknowledged commit must survive the crash below (the test cluster runs without it).
-        pg.psql("ALTER SYSTEM SET synchronous_commit = on")
-        pg.psql("SELECT pg_reload_conf()")
+        # An acknowledged commit must survive the crash below: the throw-away cluster runs with
+        # synchronous_commit=off on its command line (which ALTER SYSTEM cannot override), so restart it with
+        # it on. (fsync stays off: the crash is of PostgreSQL, not of the machine.)
+        pg.settings["synchronous_commit"] = "on"
+        pg.restart()
+        durable = [w for w in pg.psql("SHOW synchronous_commit").split() if w in ("on", "off")]
+        print(f"PostgreSQL synchronous_commit: {durable[0] if durable else '?'}", flush=True)
         pg.psql("ANALYZE", database="apn_bench")
         with serving(bdb.config, args.workers, log_path) as (base, master):
             stop = threading.Event()

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class PostgresUnavailable(RuntimeError):
@@ -52,6 +52,9 @@ class TempPostgres:
     database: str = "apn"
     port: int = 0
     root: str = ""
+    #: Server settings over the defaults below, applied by the next :meth:`start_server` (e.g.
+    #: ``{"synchronous_commit": "on"}`` when a crash must not lose acknowledged commits).
+    settings: dict[str, str] = field(default_factory=dict)
 
     def _run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
         if os.geteuid() == 0:
@@ -77,9 +80,10 @@ class TempPostgres:
 
     def start_server(self) -> None:
         """Start the server on the cluster made by :meth:`start` (again, after :meth:`stop_server`)."""
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
-                "-c shared_buffers=256MB -c work_mem=64MB")
+        settings = {"listen_addresses": "127.0.0.1", "fsync": "off", "synchronous_commit": "off",
+                    "full_page_writes": "off", "max_connections": "100", "shared_buffers": "256MB",
+                    "work_mem": "64MB", **self.settings}
+        opts = f"-p {self.port} -k {self.root} " + " ".join(f"-c {k}={v}" for k, v in settings.items())
         self._run([f"{self._bindir}/pg_ctl", "-D", os.path.join(self.root, "data"), "-o", opts, "-l",
                    os.path.join(self.root, "log"), "-w", "start"])
 
