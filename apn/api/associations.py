@@ -184,8 +184,9 @@ class People(MethodView):
         rosters.remember_typed_names(assoc.id, [(pid, data["first_name"], data["last_name"])],
                                      client_id=partner_id)
         if not Gateway(tenant_id, partner_id).may_change_person(pid):
-            # Reported only by associations that did not authorise this partner: their data is not the
-            # partner's to change or to read. The answer is what a new person would be, so that it does not
+            # Reported (too) by an association that did not authorise this partner: the shared row is not the
+            # partner's to change or to read, even after it pushed a session with the person for this one;
+            # the name it typed is kept for this association only (above). The answer is what a new person would be, so that it does not
             # tell whether the number (or name and birth date) is known in the municipality.
             return typed_person_view(person_id, data, person), 201 if before is None else 200
         if person.has_personnummer:

@@ -205,12 +205,15 @@ class Gateway:
         return set(self.conn.execute(on_roster.union(attended)).scalars())
 
     def may_change_person(self, person_id: int) -> bool:
-        """Whether the partner may change a stored person: an association that authorised it reported the
-        person, or nobody has reported the person yet and no other partner knows it (this partner's own
-        earlier PUT, e.g. a typo corrected before the first session)."""
+        """Whether the partner may change the shared, stored person: every association that reported the
+        person (roster or session) authorised this partner, or nobody has reported the person yet and no
+        other partner knows it (this partner's own earlier PUT, e.g. a typo corrected before the first
+        session). One session pushed for an authorising association does not hand over a person that another
+        association reported too: that association's name stays, and the partner's is kept as the
+        authorising association's typed name only."""
         reporters = self.reporting_associations(person_id)
         if reporters:
-            return bool(reporters & self.authorised_ids())
+            return not reporters - self.authorised_ids()
         pp = PartnerPerson
         return self.conn.execute(select(pp.person_id).where(
             pp.tenant_id == self.tenant_id, pp.person_id == person_id,

@@ -610,3 +610,59 @@ def test_upgrade_copies_the_names_the_audit_log_kept(tmp_path, request, test_db,
         eng.dispose()
         db.session.remove()
         db.engine.dispose()
+
+
+# --- item 2, in two steps: a session for an authorising association does not hand over the shared row ----
+
+def _report_for_x(client, w: World, channel: str, pnr: str) -> None:
+    """The partner reports ``pnr`` with its number inline at a session of X (the API or a DAK file)."""
+    if channel == "dak":
+        r = client.post("/api/v1/dak", data=_dak(w, pnr), content_type="application/xml", headers=w.headers)
+        assert r.status_code == 200, r.get_json()
+        return
+    assert client.put(f"/api/v1/associations/{w.orgnr_x}/groups/1", json={"name": "P13"},
+                      headers=w.headers).status_code in (200, 201)
+    r = client.put("/api/v1/sessions/step-1", json=_api_body(w, pnr), headers=w.headers)
+    assert r.status_code in (200, 201), r.get_json()
+
+
+@pytest.mark.parametrize("channel", ["api", "dak"])
+def test_partner_cannot_rename_another_associations_person_after_reporting_it_once(app, client, world, channel):
+    """Step 1: a session of X (which authorised the partner) with Y's child's number; step 2: the partner's
+    person write. The shared row, Y's pages and the officers keep Y's name; X is shown the partner's."""
+    with app.app_context(), tenant_scope(world.umea):
+        y_admin = accounts.create_user("yadmin@example.org", "Yvonne Admin", PASSWORD)
+        accounts.grant_role(y_admin, "association_admin", association_id=world.y)
+        db.session.commit()
+    r_id = _person_id(app, world, R)
+    sign_in(client, "yadmin@example.org")
+    y_url = f"/k/umea/associations/{world.y}/groups/{world.gy}"
+    y_before = _page(client, y_url)
+    assert b"Rut Ros" in y_before
+    _report_for_x(client, world, channel, R)
+    url = f"/api/v1/associations/{world.orgnr_x}/people"
+    for n, number in enumerate((R, f"{R[:8]}-{R[8:]}", f" {R} ")):  # other spellings of the same number
+        r = client.put(f"{url}/renamed-{n}", json={"first_name": "Hanna", "last_name": "Hacker",
+                                                   "personnummer": number, "sex": "M"}, headers=world.headers)
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["first_name"] == "Hanna" and "Rut" not in r.get_data(as_text=True)
+    assert _stored_name(app, world, R) == ("Rut", "Ros", "F")
+    assert _page(client, y_url) == y_before
+    assert _typed(app, world, world.y, r_id) is None
+    assert _typed(app, world, world.x, r_id) == ("Hanna", "Hacker")
+
+
+def test_partner_may_rename_a_person_only_its_authorising_associations_reported(app, client, world):
+    """When Y authorises the partner too, every reporter of Y's child authorised it: the write changes the
+    stored name (the rule is about other associations, not about the number of reporters)."""
+    _report_for_x(client, world, "api", R)
+    with app.app_context(), tenant_scope(world.umea):
+        from apn.models import PartnerClient
+
+        client_id = db.session.execute(select(PartnerClient.client_id)).scalars().first()
+        partner_svc.authorise(client_id, world.orgnr_y)
+        db.session.commit()
+    r = client.put(f"/api/v1/associations/{world.orgnr_x}/people/both", headers=world.headers,
+                   json={"first_name": "Rutan", "last_name": "Rosen", "personnummer": R})
+    assert r.status_code == 201, r.get_json()
+    assert _stored_name(app, world, R)[:2] == ("Rutan", "Rosen")
