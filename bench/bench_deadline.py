@@ -49,7 +49,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -74,6 +73,7 @@ from apn.services import accounts  # noqa: E402
 from apn.services import partners as partner_svc  # noqa: E402
 from apn.tenancy import tenant_scope  # noqa: E402
 from apn.testing import factories as f  # noqa: E402
+from apn.testing.servers import gunicorn  # noqa: E402
 from bench.common import bench_database, machine, migrated_app, print_table  # noqa: E402
 from integrations.apn_client import ApiError, ApnClient  # noqa: E402
 
@@ -83,12 +83,6 @@ KIDS = 12
 PARTNER_CARDS = 5
 PARTNER_KIDS = 120
 DAK_SESSIONS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- data ---------------------------------------------------------------------------------------------------
@@ -611,34 +605,9 @@ def officer_loop(base: str, email: str, world: World, rec: Record, stop: threadi
 @contextlib.contextmanager
 def serving(cfg: dict, workers: int, log_path: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """gunicorn on 127.0.0.1 with the app factory, its output in ``log_path``; yields (URL, master)."""
-    port = _free_port()
-    env = {**os.environ, "APN_API_RATE_LIMIT": "1000000 per minute", "PYTHONPATH": str(ROOT)}
-    env.update({f"APN_{k}": str(v) for k, v in cfg.items()})
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "120", "--graceful-timeout", "10", "--log-level", "info", "apn:create_app()"],
-        cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=30).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"the server did not start; see {log_path}")
-            time.sleep(0.5)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with gunicorn(cfg, workers, env={"APN_API_RATE_LIMIT": "1000000 per minute"}, log_path=log_path,
+                  args=("--timeout", "120", "--graceful-timeout", "10", "--log-level", "info")) as served:
+        yield served
 
 
 def worker_pids(master: int) -> list[int]:

@@ -25,9 +25,6 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -43,16 +40,11 @@ from apn.models import Group  # noqa: E402
 from apn.services import partners as partner_svc  # noqa: E402
 from apn.tenancy import tenant_scope  # noqa: E402
 from apn.testing import factories as f  # noqa: E402
+from apn.testing.servers import gunicorn  # noqa: E402
 from bench.common import bench_database, database_kinds, machine, migrated_app, print_table  # noqa: E402
 
 PARTICIPANTS = 20
 LEADERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Dataset:
@@ -107,31 +99,9 @@ def setup(app, groups: int) -> tuple[str, str, str]:
 @contextlib.contextmanager
 def serving(cfg: dict, workers: int) -> Iterator[str]:
     """gunicorn on 127.0.0.1 with the app factory; yields its URL once it answers, stops it afterwards."""
-    port = _free_port()
-    env = {**os.environ, "APN_API_RATE_LIMIT": "1000000 per minute", "PYTHONPATH": str(ROOT)}
-    env.update({f"APN_{k}": str(v) for k, v in cfg.items()})
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "600", "--log-level", "warning", "apn:create_app()"],
-        cwd=str(ROOT), env=env)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=30).status_code == 200:
-                    break
-            except requests.RequestException:
-                if time.time() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.5)
+    with gunicorn(cfg, workers, env={"APN_API_RATE_LIMIT": "1000000 per minute"},
+                  args=("--timeout", "600", "--log-level", "warning")) as (url, _proc):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def phase(http: requests.Session, url: str, bodies: list[bytes], budget: float) -> dict:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+
+from apn.testing.servers import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -37,12 +38,6 @@ def find_bindir() -> str:
         "PostgreSQL server binaries not found. Install them with: apt-get install -y postgresql "
         "(or set APN_PG_BINDIR to the directory holding initdb and pg_ctl)."
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -69,7 +64,7 @@ class TempPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
             shutil.chown(data, "postgres", "postgres")
-        self.port = _free_port()
+        self.port = free_port()
         self._run([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                    "--locale=C.UTF-8"])
         self._bindir = bindir
