@@ -24,6 +24,8 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from apn.auth import hash_password, verify_password
 from apn.errors import Conflict, DomainError, NotFound
@@ -31,6 +33,7 @@ from apn.extensions import db
 from apn.models import Association, Group, RoleGrant, User
 from apn.models.base import utcnow
 from apn.models.user import ROLES, TENANT_ROLES, LeaderInvitation, LoginFailure
+from apn.services.locking import lock_parent
 from apn.tenancy import require_tenant_id
 
 logger = logging.getLogger(__name__)
@@ -86,11 +89,16 @@ def create_user(email: str, name: str, password: str | None = None, active: bool
     clean_name = (name or "").strip()
     if not clean_name:
         raise DomainError("Enter a name.", field="name")
-    user = User(email=address, name=clean_name[:120], active=active,
-                password_hash=hash_password(check_password_rules(password)) if password is not None else None)
-    db.session.add(user)
-    db.session.flush()
-    return user
+    values = {"email": address, "name": clean_name[:120], "active": active,
+              "password_hash": hash_password(check_password_rules(password)) if password is not None else None}
+    # INSERT … ON CONFLICT DO NOTHING: when a concurrent request stored the address first, nothing is stored
+    # and the caller hears Conflict, as when the address was taken before (never a broken unique key).
+    dialect = pg_dialect if db.session.connection().dialect.name == "postgresql" else sqlite_dialect
+    user_id = db.session.execute(dialect.insert(User).values(**values)
+                                 .on_conflict_do_nothing(index_elements=["email"]).returning(User.id)).scalar()
+    if user_id is None:
+        raise Conflict("A user with this e-mail address exists already.", field="email")
+    return db.session.get(User, user_id)
 
 
 def set_password(user: User, password: str) -> None:
@@ -181,6 +189,7 @@ def grant_role(user: User, role: str, *, association_id: int | None = None, grou
         association_id = group.association_id
     if association_id is not None and Association.get_by_id(association_id) is None:
         raise NotFound("The association was not found.", field="association_id")
+    lock_parent(User.id, user.id)  # two grants of one role at once (two accepted links): one row
     existing = db.session.execute(select(RoleGrant).where(
         RoleGrant.user_id == user.id, RoleGrant.role == role,
         RoleGrant.association_id.is_(None) if association_id is None else RoleGrant.association_id == association_id,

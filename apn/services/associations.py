@@ -7,8 +7,9 @@ from sqlalchemy import select
 from apn.errors import Conflict, DomainError, NotFound
 from apn.extensions import db
 from apn.identity import IdentityError, ascii_digits, normalise_orgnr
-from apn.models import Association
+from apn.models import Association, Tenant
 from apn.models.association import PAYOUT_METHODS
+from apn.services.locking import lock_parent
 from apn.tenancy import require_tenant_id
 
 
@@ -43,6 +44,7 @@ def create_association(name: str, organisationsnummer: str, *, contact_name: str
     except IdentityError as exc:
         raise DomainError(f"organisation number {exc}", field="organisationsnummer") from exc
     account = validate_payout_account(payout_method, payout_account)
+    lock_parent(Tenant.id, tenant_id)  # two registrations of one number at once: the second is told so
     if db.session.execute(select(Association.id).where(Association.organisationsnummer == orgnr)).first():
         raise Conflict("an association with this organisation number is registered already",
                        field="organisationsnummer")

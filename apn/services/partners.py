@@ -24,6 +24,7 @@ from apn.extensions import db
 from apn.models import Association, PartnerAuthorisation, PartnerClient
 from apn.models.base import utcnow
 from apn.services.associations import get_by_orgnr
+from apn.services.locking import lock_parent
 from apn.tenancy import require_tenant_id, system_scope
 
 _TOKEN_SALT = "apn.partner-token.v1"
@@ -112,7 +113,8 @@ def authorise(client_id: str, organisationsnummer: str, user_id: int | None = No
     if client.revoked_at is not None or not client.active:
         raise Conflict("the partner client is revoked", field="client_id")
     assoc = get_by_orgnr(organisationsnummer)
-    auth = db.session.get(PartnerAuthorisation, (client.tenant_id, client.id, assoc.id))
+    lock_parent(Association.id, assoc.id)  # two authorisations at once: the second finds the first's row
+    auth = db.session.get(PartnerAuthorisation, (client.tenant_id, client.id, assoc.id), populate_existing=True)
     if auth is None:
         auth = PartnerAuthorisation(tenant_id=client.tenant_id, partner_client_id=client.id,
                                     association_id=assoc.id, authorised_by_user_id=user_id)

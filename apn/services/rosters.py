@@ -26,8 +26,9 @@ from apn.formats import spreadsheet
 from apn.identity import NOT_DIGITS, IdentityError, parse_personnummer
 from apn.intake.commands import PersonRef
 from apn.intake.people import PersonProblem, resolve
-from apn.models import AuditEntry, Facility, Group, GroupMember, Person
+from apn.models import Association, AuditEntry, Facility, Group, GroupMember, Person
 from apn.models.group import ROSTER_ROLES
+from apn.services.locking import lock_parent
 from apn.tenancy import require_tenant_id
 
 MAX_ROWS = 5000
@@ -119,6 +120,7 @@ def save_group(association_id: int, data: dict[str, Any], group: Group | None = 
     facility_id = data.get("main_facility_id")
     if facility_id is not None and Facility.get_by_id(facility_id) is None:
         raise NotFound("The facility was not found.", field="main_facility_id")
+    lock_parent(Association.id, association_id)  # two saves of one name at once: the second sees the first
     clash = db.session.execute(select(Group.id).where(Group.association_id == association_id, Group.name == name,
                                                       Group.id != (group.id if group else -1))).first()
     if clash:
@@ -294,6 +296,7 @@ def _put_on_roster(group: Group, people: list[tuple[int, str]]) -> tuple[int, in
     """Insert the (person id, role) pairs not yet on the roster; returns (added, already there)."""
     if not people:
         return 0, 0
+    lock_parent(Group.id, group.id)  # two adds of one person at once: the second finds them on the roster
     present = set(db.session.execute(select(GroupMember.person_id).where(
         GroupMember.tenant_id == group.tenant_id, GroupMember.group_id == group.id,
         GroupMember.person_id.in_([p for p, _r in people]))).scalars())

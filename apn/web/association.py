@@ -23,6 +23,7 @@ from apn.inputs import query_int
 from apn.models import (
     ActivitySession,
     Application,
+    Association,
     Attendance,
     ClashFlag,
     Decision,
@@ -34,6 +35,7 @@ from apn.models import (
 )
 from apn.models.base import utcnow
 from apn.services import accounts, rosters
+from apn.services.locking import lock_parent
 from apn.web.access import current_tenant, forget_roles, install_tenant_routing, require_association_admin
 from apn.web.forms import (
     WEEKDAYS,
@@ -447,7 +449,12 @@ def submit_period_report(period: GrantPeriod, expected_ore: int | None, late_all
     the rules allow late applications.
     """
     today = today or dt.date.today()
-    app_row = _application(period)
+    # Two submits at once (a double click, two tabs) queue on the association's row; the second reads what
+    # the first stored and is told the report is submitted already (never a broken unique key, a 500).
+    lock_parent(Association.id, g.association.id)
+    app_row = db.session.execute(select(Application).where(
+        Application.association_id == g.association.id, Application.period_id == period.id)
+        .execution_options(populate_existing=True)).scalar_one_or_none()
     if app_row is not None and app_row.status != "draft":
         raise DomainError(_("The report for %(period)s has been submitted already.", period=period.code),
                           field="period", status=409)
