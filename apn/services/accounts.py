@@ -15,6 +15,7 @@ password, a reset), and the user loader refuses every session that carries an ol
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import re
 import time
@@ -392,14 +393,32 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def throttle_ip_key(ip: str) -> str:
+    """The client an IP address stands for: an IPv4 address itself, an IPv6 address its /64 (one host or
+    household gets a whole /64, so counting single IPv6 addresses would let it try 2^64 times), an
+    IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) its IPv4 address; anything unparseable as it came."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))  # the zone (%eth0) is dropped
+    return str(address)
+
+
 def _throttle_keys(email: str, ip: str) -> tuple[str, str]:
-    """The account key (the normalised address, known or not) and the IP key, hashed."""
-    return f"account:{_digest((email or '').strip().lower())}", f"ip:{_digest(ip or 'unknown')}"
+    """The account key (the normalised address, known or not) and the IP key (per client, see
+    :func:`throttle_ip_key`), hashed."""
+    return (f"account:{_digest((email or '').strip().lower())}",
+            f"ip:{_digest(throttle_ip_key(ip or 'unknown'))}")
 
 
 class LoginThrottle:
     """Failed sign-ins per e-mail address (``LOGIN_THROTTLE``, default 5 per 15 minutes) and, separately, per
-    IP address (``LOGIN_THROTTLE_IP``, default 20 per 15 minutes), in a moving window.
+    client address (``LOGIN_THROTTLE_IP``, default 20 per 15 minutes; IPv4 per address, IPv6 per /64), in a
+    moving window.
 
     The counts live where every worker process sees them: in the database (table ``login_failure``), or in
     the rate limiter's shared storage when ``RATELIMIT_STORAGE_URI`` names one (Redis, Memcached). An

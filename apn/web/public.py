@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, session
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session
 from sqlalchemy import select
 
 from apn.extensions import db
 from apn.models import Tenant
+from apn.web.auth import safe_next
 
 bp = Blueprint("public", __name__)
 
@@ -26,17 +29,33 @@ def api_docs():
     return render_template("api_docs.html", spec=api.spec.to_dict())
 
 
+def same_site_referrer() -> str:
+    """The page the visitor came from when it is on this site, else ``/``.
+
+    A full URL counts only when its host is this request's host (any port or user part makes it another
+    host); only its path and query are kept. Either way the path must pass :func:`safe_next`, which refuses
+    ``//host``, backslashes, control characters and their percent-encodings.
+    """
+    referrer = request.referrer
+    if not referrer:
+        return "/"
+    try:
+        parts = urlsplit(referrer)
+    except ValueError:
+        return "/"
+    if parts.scheme or parts.netloc:
+        if parts.scheme.lower() not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+            return "/"
+        referrer = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return safe_next(referrer) or "/"
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str):
-    """Switch the interface language (sv/en)."""
-    from flask import current_app, redirect, request
-
+    """Switch the interface language (sv/en) and go back to the page of this site the visitor came from."""
     if code in current_app.config["LOCALES"]:
         session["lang"] = code
-    target = request.referrer or "/"
-    if not target.startswith(request.host_url) and not target.startswith("/"):
-        target = "/"
-    return redirect(target)
+    return redirect(same_site_referrer())
 
 
 @bp.get("/healthz")

@@ -342,6 +342,51 @@ def test_sign_in_follows_same_site_paths(app, place, target):
     assert resp.status_code == 302 and resp.headers["Location"] == target
 
 
+# the same class through the Referer of the language switch: relative bypasses, and full URLs of other hosts
+# or of this host with a bypass in their path (the test client's host is localhost)
+REFERER_BYPASSES = [t for t in BYPASSES if "\r" not in t and "\n" not in t] + [  # no header carries CR/LF
+    "https://evil.example/x", "http://evil.example/", "http://localhost.evil.example/", "http://localhost@evil.example/",
+    "http://evil.example/http://localhost/", "http://localhost:8080@evil.example/", "//localhost@evil.example/",
+    "http://localhost//evil.example", "http://localhost/\\evil.example", "http://localhost/%09/evil.example",
+    "http://localhost/%2F%2Fevil.example", "https://localhost:444/x", "ftp://localhost/x", "http://localhost",
+]
+
+
+def test_the_language_switch_never_redirects_off_site(app, place):
+    """Each bypass as the Referer of ``/lang/<code>``: the language changes, the redirect goes to ``/``."""
+    client = app.test_client()
+    for n, referer in enumerate(REFERER_BYPASSES):
+        code = ("en", "sv")[n % 2]
+        resp = client.get(f"/lang/{code}", headers={"Referer": referer})
+        assert resp.status_code in (302, 400), referer
+        if resp.status_code == 302:
+            assert resp.headers["Location"] == "/", (referer, resp.headers["Location"])
+            with client.session_transaction() as sess:
+                assert sess["lang"] == code
+
+
+@pytest.mark.parametrize(("referer", "location"), [
+    (None, "/"), ("/k/umea/associations/1/leaders", "/k/umea/associations/1/leaders"),
+    ("/me?tab=2&x=%20y", "/me?tab=2&x=%20y"), ("http://localhost/me?tab=2#top", "/me?tab=2"),
+    ("http://LOCALHOST/k/umea/", "/k/umea/"), ("http://localhost/", "/"),
+])
+def test_the_language_switch_returns_to_the_same_site_page(app, place, referer, location):
+    headers = {"Referer": referer} if referer else {}
+    resp = app.test_client().get("/lang/en", headers=headers)
+    assert resp.status_code == 302 and resp.headers["Location"] == location
+
+
+def test_no_view_redirects_to_a_target_taken_from_the_request_unchecked():
+    """Every ``redirect(`` in the web package goes to ``url_for``, to ``request.path`` or through safe_next."""
+    allowed = re.compile(r"redirect\((url_for\(|request\.path\)|target or url_for\(|same_site_referrer\()")
+    found = []
+    for path in sorted((ROOT / "apn").rglob("*.py")):
+        text = path.read_text()
+        found += [(path.name, text[m.start():m.start() + 40]) for m in re.finditer(r"\bredirect\(", text)
+                  if not allowed.match(text, m.start())]
+    assert found == []
+
+
 # --- 8: a session ends everywhere on sign-out, password change and reset --------------------------------------
 
 def _copy_session(app, source):
@@ -410,19 +455,46 @@ def test_a_deactivated_account_is_signed_out(app, place):
 
 # --- 9: throttling per account and per IP, shared by every worker ---------------------------------------------
 
-def test_wrong_passwords_over_many_accounts_from_one_ip_are_throttled(app, place):
+# (addresses of the 30 attempts, an address of the same client, an address of another client)
+ONE_CLIENT = {
+    "ipv4": (["203.0.113.7"] * 30, "203.0.113.7", "198.51.100.1"),
+    # one IPv6 /64 (what one household or one host gets): every address in it is one client
+    "ipv6-64": ([f"2001:db8::{n + 1:x}" for n in range(30)], "2001:DB8:0:0:ffff:ffff:ffff:ffff",
+                "2001:db8:0:1::1"),
+    "ipv6-64-spellings": ([("2001:db8:0:0:0:0:0:%x", "2001:0db8::%X", "2001:db8::1:0:0:%x")[n % 3] % (n + 1)
+                           for n in range(30)], "2001:db8::abcd:1", "2001:db9::1"),
+    # an IPv4 client seen through an IPv6 socket is the same IPv4 client
+    "ipv4-mapped": ([("203.0.113.7", "::ffff:203.0.113.7", "::FFFF:cb00:7107")[n % 3] for n in range(30)],
+                    "::ffff:203.0.113.7", "203.0.113.8"),
+}
+
+
+@pytest.mark.parametrize("variant", list(ONE_CLIENT))
+def test_wrong_passwords_over_many_accounts_from_one_ip_are_throttled(app, place, variant):
+    addresses, same_client, other_client = ONE_CLIENT[variant]
     with app.app_context():
         for n in range(6):
             _user(f"user{n}@ik.se")
         db.session.commit()
     client = app.test_client()
-    codes = [sign_in(client, f"user{n % 6}@ik.se", "wrong password", ip="203.0.113.7").status_code
-             for n in range(30)]
+    codes = [sign_in(client, f"user{n % 6}@ik.se", "wrong password", ip=ip).status_code
+             for n, ip in enumerate(addresses)]
     assert codes[:20] == [401] * 20
     assert codes[20:] == [429] * 10
-    # even the right password waits at this IP; from another IP the account (4 failures) signs in
-    assert sign_in(client, "user0@ik.se", ip="203.0.113.7").status_code == 429
-    assert sign_in(app.test_client(), "user0@ik.se", ip="198.51.100.1").status_code == 302
+    # even the right password waits at this client; from another client the account (4 failures) signs in
+    assert sign_in(client, "user0@ik.se", ip=same_client).status_code == 429
+    assert sign_in(app.test_client(), "user0@ik.se", ip=other_client).status_code == 302
+
+
+def test_the_ip_count_keys_ipv6_by_its_64_prefix():
+    """IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as IPv4; anything unparseable as it came."""
+    key = accounts.throttle_ip_key
+    assert key("203.0.113.7") == "203.0.113.7" != key("203.0.113.8")
+    assert key("::ffff:203.0.113.7") == key("::FFFF:cb00:7107") == "203.0.113.7"
+    assert key("2001:db8::1") == key("2001:DB8:0000::ffff:1:2:3") == key("2001:db8::1%eth0") == "2001:db8::/64"
+    assert key("2001:db8:0:1::1") == "2001:db8:0:1::/64" != key("2001:db8::1")
+    assert key("fe80::1%eth0") == "fe80::/64"
+    assert key("unknown") == "unknown" and key("") == "" and key("not an address") == "not an address"
 
 
 def test_wrong_passwords_for_one_account_from_many_ips_are_throttled(app, place):
