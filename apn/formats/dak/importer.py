@@ -23,6 +23,7 @@ from apn.formats.dak.parser import (
     RegisterEntry,
     Session,
     first_per_id,
+    mask_numbers,
     parse_dak,
 )
 from apn.identity import IdentityError, normalise_key, normalise_orgnr, parse_personnummer
@@ -123,10 +124,11 @@ class _Import:
         self._person_ids: dict[int, int] = {}  # id(RegisterEntry) -> person id
 
     def refuse(self, i: int, reason: str, code: str | None = None) -> None:
-        """Refuse session ``i`` (the first reason wins)."""
+        """Refuse session ``i`` (the first reason wins); the reason never holds a personal number (ids,
+        values and the intake's texts are masked here, the one door of every reason)."""
         if i not in self.refused:
             s = self.f.sessions[i]
-            self.refused[i] = RefusedSession(s.line, s.kod, reason, code)
+            self.refused[i] = RefusedSession(s.line, s.kod, mask_numbers(reason), code)
 
     def run(self) -> DakReport:
         """Check, translate, ingest once, report."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -32,10 +33,94 @@ MAX_FILE_ERRORS = 20
 
 
 class DakFileError(DomainError):
-    """The file as a whole cannot be read (hostile, not XML, not DAK, broken outside any session)."""
+    """The file as a whole cannot be read (hostile, not XML, not DAK, broken outside any session); its text
+    never holds a personal number (:func:`mask_numbers`)."""
 
     def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message, field="xml", status=status, location="file")
+        super().__init__(mask_numbers(message), field="xml", status=status, location="file")
+
+
+# --- personal numbers never in a message -----------------------------------------------------------------
+
+#: Characters that may stand between the digits of one number (as :func:`apn.identity.normalise_number`
+#: folds them): ``-`` and ``+`` and every dash or minus sign, format characters (zero-width, bidi controls,
+#: soft hyphen) and white space other than the plain space; at most this many in a row.
+_MAX_JOIN = 3
+_MINUS_SIGNS = frozenset("\u2212\u2796\ufe63\uff0d")
+#: A number in its usual two parts with a plain space between: ``YYMMDD NNNN`` or ``YYYYMMDD NNNN``.
+_SPACED_RE = re.compile(r"(?<![0-9])([0-9]{8}|[0-9]{6}) ([0-9]{4})(?![0-9])")
+
+
+def _digits_of(ch: str) -> str:
+    """The ASCII digits a character stands for (fullwidth, Arabic-Indic, superscript …), or ``""``."""
+    if "0" <= ch <= "9":
+        return ch
+    if ch.isascii():
+        return ""
+    folded = unicodedata.normalize("NFKC", ch)
+    if folded.isascii() and folded.isdigit():
+        return folded
+    if unicodedata.category(ch) == "Nd":
+        return str(unicodedata.decimal(ch))
+    return ""
+
+
+def _joins(ch: str) -> bool:
+    """Whether ``ch`` may stand inside one number (a separator or an invisible character)."""
+    if ch in "-+" or ch in _MINUS_SIGNS:
+        return True
+    if ch == " " or ch.isascii():
+        return False
+    return unicodedata.category(ch) in ("Pd", "Cf", "Zs") or ch.isspace()
+
+
+def _masked(digits: str) -> str:
+    """``YYYYMMDD-****`` for twelve digits that start with a date (a coordination number's day + 60
+    included), ``******-****`` for any other run."""
+    if len(digits) == 12:
+        try:
+            day = int(digits[6:8])
+            dt.date(int(digits[:4]), int(digits[4:6]), day - 60 if day > 60 else day)
+        except ValueError:
+            return "******-****"
+        return f"{digits[:8]}-****"
+    return "******-****"
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with every run of ten or more digits masked: any digit script, with or without ``-``/``+``,
+    dashes or invisible characters between them (a longer run may hold a number too), and ``YYMMDD NNNN``.
+
+    Every message the DAK parser and importer return passes through here: a personal number in a value the
+    schema refuses, in a register id (some club systems use it as the id) or anywhere else in the file is
+    never echoed into an answer, a page or a log.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if not _digits_of(text[i]):
+            out.append(text[i])
+            i += 1
+            continue
+        digits: list[str] = []
+        j = end = i
+        while j < n:
+            d = _digits_of(text[j])
+            if d:
+                digits.append(d)
+                j = end = j + 1
+                continue
+            k = j
+            while k < n and k - j < _MAX_JOIN and _joins(text[k]):
+                k += 1
+            if k == j or k >= n or not _digits_of(text[k]):
+                break
+            j = k
+        run = "".join(digits)
+        out.append(_masked(run) if len(run) >= 10 else text[i:end])
+        i = end
+    return _SPACED_RE.sub(lambda m: _masked(m.group(1) + m.group(2)) if len(m.group(1)) == 8 else "******-****",
+                          "".join(out))
 
 
 @dataclass
@@ -333,8 +418,8 @@ def parse_dak(xml: bytes, max_bytes: int = MAX_DAK_BYTES) -> DakFile:
                                   _text(p_el, "Efternamn") or "", _text(p_el, "Personnummer") or "", kind)
             by_element[p_el] = entry
             if entry.person_id in target:
-                entry.errors.append(f"line {entry.line}: the id {entry.person_id!r} is in the {reg_name} twice "
-                                    f"(first at line {target[entry.person_id].line})")
+                entry.errors.append(mask_numbers(f"line {entry.line}: the id {entry.person_id!r} is in the "
+                                                 f"{reg_name} twice (first at line {target[entry.person_id].line})"))
                 target[entry.person_id].errors.extend(entry.errors)
                 continue
             target[entry.person_id] = entry
@@ -343,7 +428,7 @@ def parse_dak(xml: bytes, max_bytes: int = MAX_DAK_BYTES) -> DakFile:
     # moves the repeated elements into documents of their own).
     file_errors: list[str] = []
     for err, owner in _schema_errors(tree, xsd, by_element):
-        message = f"line {err.line}: {_clean(err.message)}"
+        message = mask_numbers(f"line {err.line}: {_clean(err.message)}")
         if isinstance(owner, RegisterEntry):
             message = _DIGITS_RE.sub("'…'", message)  # never echo a personal number
         if owner is None:
