@@ -15,6 +15,7 @@ and text PostgreSQL cannot store (NUL) therefore end as a 4xx, never as a 500 fr
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from itertools import accumulate
@@ -142,6 +143,43 @@ def json_depth(data: bytes) -> int:
     return max(accumulate(steps))
 
 
+def json_body_depth(data: bytes, *, declared: bool = False) -> int:
+    """The nesting depth of a request body as :func:`json.loads` would read it, 0 when it is not JSON.
+
+    The encoding is detected as :func:`json.loads` does on bytes (a BOM, or the NUL bytes of UTF-16/32), so
+    a parser that reads any body (``get_json(force=True)``) never meets nesting this did not count. A body
+    that does not decode, or (unless ``declared`` JSON) does not start with ``[`` or ``{``, is not JSON.
+    """
+    if not data:
+        return 0
+    encoding = json.detect_encoding(data)
+    if encoding != "utf-8":  # a BOM, UTF-16 or UTF-32: count on the text re-encoded as UTF-8
+        try:
+            data = data.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            return 0  # not text json.loads can read, so never parsed as JSON
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not declared and data[:64].lstrip()[:1] not in (b"[", b"{"):
+        return 0
+    return json_depth(data)
+
+
+# --- header values ---------------------------------------------------------------------------------------
+
+def header_problem(value: str) -> str | None:
+    """Why a header value is refused, or None.
+
+    WSGI hands over header bytes as latin-1, so UTF-8 text (``Å`` is ``\\xc3\\x85``) arrives with characters
+    that look like C1 controls. A value whose bytes are UTF-8 is checked as the text they spell, any other
+    as latin-1: control characters (NUL, CR, LF, other C0, DEL, C1) and bidi controls refused, tab allowed.
+    """
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass  # not UTF-8 bytes (or already text beyond latin-1): check the characters as they are
+    return text_problem(value.replace("\t", " "))
+
+
 # --- the request guard -----------------------------------------------------------------------------------
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -162,7 +200,7 @@ def _guard():
         if problem:
             return _bad_request("query", name if not text_problem(name) else "?", problem)
     for name, value in request.headers.items():
-        problem = text_problem(value.replace("\t", " "))
+        problem = header_problem(value)
         if problem:
             return _bad_request("headers", name, problem)
     auth = request.authorization
@@ -178,10 +216,8 @@ def _guard():
                 if "\x00" in name or "\x00" in value:
                     return _bad_request("form", name.replace("\x00", "?"), "must not contain NUL characters")
         elif request.content_length != 0:
-            data = request.get_data(cache=True)
-            head = data[:64].lstrip()
-            looks_json = mimetype == "application/json" or mimetype.endswith("+json") or head[:1] in (b"[", b"{")
-            if looks_json and json_depth(data) > MAX_JSON_DEPTH:
+            declared = mimetype == "application/json" or mimetype.endswith("+json")
+            if json_body_depth(request.get_data(cache=True), declared=declared) > MAX_JSON_DEPTH:
                 return _bad_request("json", "_body", f"nested deeper than {MAX_JSON_DEPTH} levels")
     return None
 

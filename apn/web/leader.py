@@ -790,8 +790,13 @@ def app_sessions():
     seen = _replay(actor, key, digest)
     if seen is not None:
         return seen
+    try:  # any body, in any encoding json.loads detects (the input guard bounded its depth already)
+        body = json.loads(request.get_data(cache=True) or b"{}")
+    except (ValueError, RecursionError):
+        return _json_error(400, "the body is not valid JSON (UTF-8, UTF-16 or UTF-32)",
+                           {"json": {"_body": ["Invalid JSON body."]}})
     try:
-        payload = AppSessionSchema().load(request.get_json(force=True, silent=True) or {})
+        payload = AppSessionSchema().load(body or {})
     except ValidationError as exc:
         return _json_error(422, "the attendance is not valid", {"json": exc.messages})
     group = require_group(payload["group_id"])

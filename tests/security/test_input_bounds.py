@@ -348,3 +348,92 @@ def test_app_json_refuses_odd_ids_and_control_characters(client, world):
         r = client.post(url, json={**base, name: value}, headers={"Idempotency-Key": f"key-{i:08d}"})
         assert r.status_code == 422, (name, value, r.status_code, r.get_data()[:200])
         assert name in r.get_json()["errors"]["json"], (name, r.get_json())
+
+
+# --- deep JSON in every encoding json.loads detects; UTF-8 in header values ----------------------------------
+
+def _encodings(text: str) -> dict[str, bytes]:
+    """``text`` in every encoding :func:`json.loads` detects on bytes (BOM or the pattern of NUL bytes)."""
+    return {"utf-8-bom": b"\xef\xbb\xbf" + text.encode(), "utf-16-le": text.encode("utf-16-le"),
+            "utf-16-be": text.encode("utf-16-be"), "utf-16-bom": text.encode("utf-16"),
+            "utf-32-le": text.encode("utf-32-le"), "utf-32-be": text.encode("utf-32-be"),
+            "utf-32-bom": text.encode("utf-32")}
+
+
+def test_deep_json_in_any_detected_encoding_is_400_on_every_write(app, client, world):
+    """A BOM or UTF-16/32 in front of 50,000 brackets: refused before any parser sees it, on every route."""
+    sign_in(client, world.all_roles_email)
+    bodies = {**_encodings("[" * 50_000 + "]" * 50_000), **{
+        f"objects-{k}": v for k, v in _encodings('{"a":' * 20_000 + "1" + "}" * 20_000).items()}}
+    probed = 0
+    for rule in _rules(app):
+        for method in _methods(rule):
+            if method == "GET":
+                continue
+            for name, body in bodies.items():
+                for ctype in ("application/json", "text/plain"):
+                    r = _open(client, world, method, _url(rule, world), data=body, content_type=ctype)
+                    assert 400 <= r.status_code < 500, (method, rule.rule, name, ctype, r.status_code)
+                    probed += 1
+    assert probed > 100
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/json", "application/octet-stream"])
+def test_app_endpoint_answers_400_for_deep_or_broken_json_in_any_encoding(client, world, ctype):
+    """The app endpoint parses any body (as json.loads would): deep JSON in every detected encoding, and
+    text that is not JSON, are a 400 naming the body; a shallow body in UTF-16 is read as JSON."""
+    sign_in(client, world.emails["reporter"])
+    url = f"/k/{world.slug}/app/sessions"
+    bad = list(_encodings("[" * 50_000 + "]" * 50_000).values()) + [
+        b"\xef\xbb\xbf" + b"[" * 5_000, b"{not json", b"\xff\xfe\x00", "[" * 40 + "]" * 40]
+    for i, body in enumerate(bad):
+        r = client.post(url, data=body, content_type=ctype,
+                        headers={"Idempotency-Key": f"deep-{ctype}-{i:04d}", "Accept": "application/json"})
+        assert r.status_code == 400, (i, ctype, r.status_code, r.get_data()[:200])
+        assert "_body" in r.get_json()["errors"]["json"], r.get_json()
+    base = {"group_id": world.args["group_id"], "date": "2025-03-04", "start": "18:00", "stop": "19:30",
+            "leaders": [world.args["person_id"]], "present": [10**30]}
+    for i, body in enumerate(_encodings(__import__("json").dumps(base)).values()):
+        r = client.post(url, data=body, content_type=ctype,
+                        headers={"Idempotency-Key": f"ok-{ctype}-{i:04d}", "Accept": "application/json"})
+        assert r.status_code == 422 and "present" in r.get_json()["errors"]["json"], (i, r.status_code)
+
+
+def _raw(value: str) -> str:
+    """A header value as WSGI hands over the UTF-8 bytes a client sent: each byte one latin-1 character."""
+    return value.encode("utf-8").decode("latin-1")
+
+
+UTF8_HEADER_VALUES = ["Föreningsappen/ÅÄÖ", "Ärlig Åsa Öberg €5", "kod\tÅÄÖ€", "李 ü ß"]
+
+
+def test_utf8_header_values_are_accepted_on_every_kind_of_route(client, world):
+    """Raw UTF-8 in a header (bytes 0x80-0x9F included, as in € and Å) is ordinary text, not a C1 control."""
+    urls = ["/", "/login", f"/k/{world.slug}/", "/api/v1/associations", f"/api/v1/associations/{world.orgnr}/groups"]
+    for value in UTF8_HEADER_VALUES:
+        for url in urls:
+            headers = world.api_headers if url.startswith("/api/") else {}
+            for header in ("HTTP_USER_AGENT", "HTTP_X_CLIENT_NAME", "HTTP_ACCEPT_LANGUAGE"):
+                r = client.get(url, headers=headers, environ_overrides={header: _raw(value)})
+                assert r.status_code < 400 or r.status_code in (401, 404) and url.startswith("/k/"), (
+                    url, header, value, r.status_code, r.get_data()[:200])
+            if url.startswith("/api/"):
+                assert r.status_code == 200, (url, value, r.status_code)
+    r = client.put(f"/api/v1/associations/{world.orgnr}/groups/1042", json={"name": "P13"},
+                   headers=world.api_headers, environ_overrides={"HTTP_USER_AGENT": _raw("Klubbsystem/Åre €")})
+    assert r.status_code in (200, 201), r.get_data()[:200]
+    sign_in(client, world.all_roles_email)
+    r = client.get("/", environ_overrides={"HTTP_USER_AGENT": _raw("Föreningsappen/ÅÄÖ")})
+    assert r.status_code < 400, r.status_code
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "a\rb", "a\nb", "a\x01b", "a\x1bb", "a\x7fb",
+                                   _raw("a\x00Åb"), _raw("Å\u202eb"), _raw("Å\u0085b"), "a\x85b"])
+def test_control_characters_in_header_values_are_still_refused(client, world, value):
+    """NUL, CR, LF, other C0 controls and DEL, raw or next to UTF-8; C1 and bidi controls written in UTF-8;
+    a lone C1 byte (not UTF-8): a 400 naming the header, on pages and the API alike."""
+    for url, headers in (("/", {}), ("/api/v1/associations", world.api_headers)):
+        r = client.get(url, headers={**headers, "Accept": "application/json"},
+                       environ_overrides={"HTTP_USER_AGENT": value})
+        assert r.status_code == 400, (url, repr(value), r.status_code)
+        assert "User-Agent" in r.get_json()["errors"]["headers"], r.get_json()
