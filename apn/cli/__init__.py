@@ -6,7 +6,8 @@ import importlib
 
 from flask import Flask
 
-MODULES = ["apn.cli.tenants", "apn.cli.demo", "apn.cli.partners", "apn.cli.clashes", "apn.cli.rules"]
+MODULES = ["apn.cli.tenants", "apn.cli.demo", "apn.cli.partners", "apn.cli.clashes", "apn.cli.rules",
+           "apn.cli.people"]
 
 
 def register(app: Flask) -> None:
