@@ -183,7 +183,8 @@ class _PeriodRule:
     def __init__(self, conn, tenant_id: int, association_ids: set[int]) -> None:
         self.periods = conn.execute(select(
             GrantPeriod.id, GrantPeriod.code, GrantPeriod.starts_on, GrantPeriod.ends_on, GrantPeriod.status)
-            .where(GrantPeriod.tenant_id == tenant_id).order_by(GrantPeriod.starts_on)).all()
+            .where(GrantPeriod.tenant_id == tenant_id).order_by(GrantPeriod.starts_on)
+            .with_for_update(read=True)).all()
         self.reports = {(a, p): st for a, p, st in conn.execute(select(
             Application.association_id, Application.period_id, Application.status).where(
             Application.tenant_id == tenant_id, Application.association_id.in_(association_ids),
@@ -237,10 +238,15 @@ def ingest(commands: list[SessionCommand]) -> IntakeResult:
         else:
             ok.append(cmd)
 
-    # Reference checks, one query per kind.
+    # Reference checks, one query per kind. The associations and the grant periods are read under a share
+    # lock (SQLite: the write lock), so the period rule decides on what is committed: submitting a period
+    # report locks the association's row (apn.services.locking) and closing a period updates its row, and
+    # either waits for the batches in flight, while a batch that comes after waits for it and is refused.
+    take_write_lock(conn)
     assoc_ids = {c.association_id for c in ok}
     known_assoc = set(conn.execute(select(Association.id).where(
-        Association.tenant_id == tenant_id, Association.id.in_(assoc_ids))).scalars()) if assoc_ids else set()
+        Association.tenant_id == tenant_id, Association.id.in_(assoc_ids)).order_by(Association.id)
+        .with_for_update(read=True)).scalars()) if assoc_ids else set()
     group_ids = {c.group_id for c in ok if c.group_id is not None}
     group_assoc = dict(conn.execute(select(Group.id, Group.association_id).where(
         Group.tenant_id == tenant_id, Group.id.in_(group_ids))).all()) if group_ids else {}

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
 
@@ -376,3 +378,68 @@ def test_a_stored_session_in_no_period_may_be_moved_into_an_open_one(app, client
         db.session.commit()
     assert rest_put(client, umea, umea.open_day, "OLD") == (True, None)
     assert _api(client, umea, "delete", "/sessions/OLD").status_code == 204
+
+
+# --- the lock holds against a submit or a close at the same instant (PostgreSQL) ---------------------------
+
+def _someone_waits(postgres, seconds: float = 10) -> bool:
+    """True once a lock request waits in the database (polled for at most ``seconds``)."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(postgres.url("apn_owner"))
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with eng.connect() as conn:
+                if conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+                    return True
+            time.sleep(0.02)
+        return False
+    finally:
+        eng.dispose()
+
+
+@pytest.mark.parametrize("state", ["submitted", "closed"])
+def test_a_write_racing_the_lock_of_its_period_waits_and_is_refused(app, client, sides, postgres, state):
+    """The municipality closes the period, or the association submits its report, in a transaction that is
+    still open when a partner writes a session of that period: the write waits, then is refused."""
+    from apn.models import Association
+    from apn.services.locking import lock_parent
+
+    side = sides[0]
+    _put_card(client, side)
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def lock_the_period():
+        try:
+            with app.app_context(), tenant_scope(side.tenant_id, db.session()):
+                period = db.session.execute(select(GrantPeriod).where(
+                    GrantPeriod.starts_on <= side.locked_day, GrantPeriod.ends_on >= side.locked_day)).scalar_one()
+                if state == "closed":
+                    db.session.execute(update(GrantPeriod).where(GrantPeriod.id == period.id).values(status="closed"))
+                else:  # what submit_period_report does
+                    lock_parent(Association.id, side.association_id)
+                    db.session.add(Application(tenant_id=side.tenant_id, association_id=side.association_id,
+                                               period_id=period.id, status="submitted"))
+                db.session.flush()
+                holding.set()
+                release.wait(20)
+                db.session.commit()
+        except Exception as exc:  # reported below
+            errors.append(exc)
+            holding.set()
+
+    locker = threading.Thread(target=lock_the_period)
+    locker.start()
+    assert holding.wait(20) and not errors, errors
+    answers: list = []
+    writer = threading.Thread(target=lambda: answers.append(rest_put(client, side, side.locked_day, "RACE-LOCK-1")))
+    writer.start()
+    waited = _someone_waits(postgres)
+    release.set()
+    locker.join(20)
+    writer.join(30)
+    assert not errors, errors
+    assert waited, "the write did not wait for the transaction locking its period"
+    assert answers == [(False, f"period_{state}")]
+    assert _count(app, side) == 0
