@@ -74,8 +74,10 @@ def session_body(orgnr: str, participants: list[dict], *, stop: str = "19:30", c
                          "last_name": "Der", "present": True}]}
 
 
-def dak_file(orgnr: str, kod: str, pnrs: list[str], *, card: str = "1", kommun: str = "2480") -> bytes:
-    """A DAK 2.2 file with one session ``kod`` on card ``card`` whose participants have these numbers."""
+def dak_file(orgnr: str, kod: str, pnrs: list[str], *, card: str = "1", kommun: str = "2480",
+             lokal: str = "Hallen") -> bytes:
+    """A valid DAK 2.2 file with one session ``kod`` on card ``card`` (at facility ``lokal``) whose
+    participants have these numbers."""
     kids = {f"d{i}": p for i, p in enumerate(pnrs)}
     marks = "".join(f'<Deltagare id="{k}"><Handikapp>false</Handikapp><Naervarande>true</Naervarande>'
                     "</Deltagare>" for k in kids)
@@ -85,9 +87,11 @@ def dak_file(orgnr: str, kod: str, pnrs: list[str], *, card: str = "1", kommun: 
     return (f'<?xml version="1.0" encoding="utf-8"?>\n<Aktivitetskort xmlns="{NS_22}">\n'
             f'<Kommun kommunID="{kommun}" version="2.2">\n'
             f'<Foerening foereningsID="F1" foereningsNamn="IFK" organisationsnummer="{orgnr}">\n'
-            f'<Naervarokort NaervarokortNummer="{card}"><Aktivitet>Fotboll</Aktivitet><Sammankomster>\n'
+            f'<Naervarokort NaervarokortNummer="{card}"><Aktivitet>Fotboll</Aktivitet><Lokal>{lokal}</Lokal>'
+            "<Sammankomster>\n"
             f'<Sammankomst kod="{kod}" Datum="{DAY}"><StartTid>18:00:00</StartTid><StoppTid>19:30:00</StoppTid>'
-            f"<Aktivitet>Fotboll</Aktivitet><Typ>Traening</Typ><Metod>Add</Metod><DeltagarLista>{marks}"
+            f"<Aktivitet>Fotboll</Aktivitet><Lokal>{lokal}</Lokal><Typ>Traening</Typ><Metod>Add</Metod>"
+            f"<DeltagarLista>{marks}"
             '</DeltagarLista><LedarLista><Ledare id="l1"><Handikapp>false</Handikapp><Naervarande>true'
             "</Naervarande></Ledare></LedarLista></Sammankomst>\n"
             "</Sammankomster></Naervarokort>\n</Foerening>\n</Kommun>\n"

@@ -136,6 +136,11 @@ def test_api_and_dak_with_one_code_store_one_session(app, live, p):
         no_server_error(answers)
         assert {a.status_code for a in answers[::2]} <= {200, 201, 409}
         assert {a.status_code for a in answers[1::2]} == {200}
+        for a in answers[1::2]:  # each file's one session was taken, or lost the race with its code said
+            report = a.json()
+            assert report["accepted"]["sessions"] + report["refused_total"] == 1, report
+            assert all(x["code"] == "concurrent_write" for x in report["refused"]), report
+        assert any(a.json()["accepted"]["sessions"] == 1 for a in answers[1::2]), "no DAK file got through"
         assert sessions_with_code(app, p.tenant_id, kod) == 1
         for n in pnrs:
             assert people_with_number(app, p.tenant_id, n) == 1
@@ -175,6 +180,12 @@ def test_the_people_endpoint_raced_creates_one_person(app, live, p):
 
 
 def test_requests_creating_one_new_facility_or_card_give_no_500(app, live, p):
+    from sqlalchemy import func, select
+
+    from apn.extensions import db
+    from apn.models import Facility, Group
+    from apn.tenancy import tenant_scope
+
     for r in range(ROUNDS):
         calls = [_put(live, p, f"RACE-FAC-{r}-{i}", {**session_body(p.orgnr, _kids(1)), "facility": f"Hall {r}"})
                  for i in range(WIDTH // 2)]
@@ -187,6 +198,13 @@ def test_requests_creating_one_new_facility_or_card_give_no_500(app, live, p):
         no_server_error(answers)
         # The whole answer of any other status (a DAK report lists every refused session with its reason).
         assert {a.status_code for a in answers} <= {200, 201, 409}, [(a.status_code, a.text) for a in answers]
+        for a in answers[WIDTH // 2:]:  # every DAK file's one session was stored on the new card
+            assert a.json()["accepted"]["sessions"] == 1, a.text
+        with app.app_context(), tenant_scope(p.tenant_id):
+            assert db.session.scalar(select(func.count()).select_from(Group).where(
+                Group.partner_card_number == f"9{r}")) == 1
+            assert db.session.scalar(select(func.count()).select_from(Facility).where(
+                Facility.name == f"Hall {r}")) == 1
 
 
 def test_one_new_card_put_at_once_is_stored_once_and_never_500(app, live, p):
