@@ -127,3 +127,12 @@ def runner(app):
     """CLI runner."""
     return app.test_cli_runner()
 
+
+@pytest.fixture
+def live(app):
+    """The test app (SQLite or PostgreSQL, as the suite runs) served in threads on 127.0.0.1."""
+    from tests.integrations.netutil import LiveServer
+
+    server = LiveServer(app)
+    yield server
+    server.stop()

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from netutil import LiveServer, Partner
+from netutil import Partner
 
 from apn.extensions import db
 from apn.services import partners
@@ -19,13 +19,6 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-
-@pytest.fixture
-def live(app):
-    """The test app (SQLite or PostgreSQL, as the suite runs) served on 127.0.0.1."""
-    server = LiveServer(app)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

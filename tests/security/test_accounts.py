@@ -4,15 +4,8 @@ account and per IP shared by every worker, and the same hash work for unknown ad
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,6 +22,7 @@ from apn.models.user import LeaderInvitation, LoginFailure
 from apn.services import accounts
 from apn.tenancy import tenant_scope
 from apn.testing import factories as f
+from apn.testing.servers import gunicorn
 
 PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parents[2]
@@ -577,43 +571,6 @@ def test_the_limits_backend_counts_per_account_and_per_ip():
     assert throttle.blocked("c@ik.se", "1.1.1.1") and throttle.retry_after_seconds("c@ik.se", "1.1.1.1") > 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _gunicorn(cfg: dict, workers: int) -> Iterator[str]:
-    """gunicorn with ``workers`` processes on 127.0.0.1; yields its URL once it answers."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.update({f"APN_{k}": str(v) for k, v in cfg.items()})
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b",
-                             f"127.0.0.1:{port}", "--timeout", "60", "--log-level", "warning", "apn:create_app()"],
-                            cwd=str(ROOT), env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if requests.get(url + "/login", timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def _post_login(url: str, email: str, password: str) -> int:
     """One sign-in on new connections (so any worker may answer each request); the status of the POST."""
     with requests.Session() as http:
@@ -629,7 +586,8 @@ def test_five_tries_per_account_hold_across_gunicorn_workers(app, place):
     """Three gunicorn workers on the suite's database (PostgreSQL in its PostgreSQL run): the sixth try
     of an account is refused whichever worker answers, and so is the right password until the wait ends."""
     cfg = {key: app.config[key] for key in ("DATABASE_URL", "SECRET_KEY", "PNR_HASH_KEY", "PNR_ENCRYPTION_KEY")}
-    with _gunicorn(cfg, workers=3) as url:
+    with gunicorn(cfg, 3, args=("--timeout", "60", "--log-level", "warning"), probe="/login",
+                  start_timeout=60) as (url, _master):
         codes = [_post_login(url, "admin@ik.se", "wrong password") for _ in range(10)]
         assert codes == [401] * 5 + [429] * 5
         assert _post_login(url, "admin@ik.se", PASSWORD) == 429

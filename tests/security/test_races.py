@@ -28,7 +28,6 @@ from racekit import (
 )
 
 from tests.api.conftest import make_partner
-from tests.integrations.netutil import LiveServer
 
 ROUNDS = 4
 DAY_APP = (dt.date.today() - dt.timedelta(days=1)).isoformat()
@@ -36,13 +35,6 @@ WIDTH = 4  # requests per race
 
 _n = itertools.count(1)
 
-
-@pytest.fixture
-def live(app):
-    """The test app on 127.0.0.1, served in threads."""
-    server = LiveServer(app)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

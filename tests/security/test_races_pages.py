@@ -32,20 +32,12 @@ from apn.models import (
 from apn.services import accounts, associations, partners
 from apn.tenancy import tenant_scope
 from apn.testing import factories as f
-from tests.integrations.netutil import LiveServer
 from tests.web.webhelpers import PASSWORD, make_user
 
 ROUNDS = 3
 WIDTH = 4  # requests per race
 EMAIL = "boss@race.se"
 
-
-@pytest.fixture
-def live(app):
-    """The test app on 127.0.0.1, served in threads."""
-    server = LiveServer(app)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
