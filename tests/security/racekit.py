@@ -75,9 +75,12 @@ def session_body(orgnr: str, participants: list[dict], *, stop: str = "19:30", c
 
 
 def dak_file(orgnr: str, kod: str, pnrs: list[str], *, card: str = "1", kommun: str = "2480",
-             lokal: str = "Hallen") -> bytes:
+             lokal: str = "Hallen", card_lokal: bool = True, session_lokal: bool = True) -> bytes:
     """A valid DAK 2.2 file with one session ``kod`` on card ``card`` (at facility ``lokal``) whose
-    participants have these numbers."""
+    participants have these numbers; ``card_lokal=False`` or ``session_lokal=False`` leave out the Lokal the
+    schema requires there (an invalid file)."""
+    card_place = f"<Lokal>{lokal}</Lokal>" if card_lokal else ""
+    session_place = f"<Lokal>{lokal}</Lokal>" if session_lokal else ""
     kids = {f"d{i}": p for i, p in enumerate(pnrs)}
     marks = "".join(f'<Deltagare id="{k}"><Handikapp>false</Handikapp><Naervarande>true</Naervarande>'
                     "</Deltagare>" for k in kids)
@@ -87,10 +90,10 @@ def dak_file(orgnr: str, kod: str, pnrs: list[str], *, card: str = "1", kommun: 
     return (f'<?xml version="1.0" encoding="utf-8"?>\n<Aktivitetskort xmlns="{NS_22}">\n'
             f'<Kommun kommunID="{kommun}" version="2.2">\n'
             f'<Foerening foereningsID="F1" foereningsNamn="IFK" organisationsnummer="{orgnr}">\n'
-            f'<Naervarokort NaervarokortNummer="{card}"><Aktivitet>Fotboll</Aktivitet><Lokal>{lokal}</Lokal>'
+            f'<Naervarokort NaervarokortNummer="{card}"><Aktivitet>Fotboll</Aktivitet>{card_place}'
             "<Sammankomster>\n"
             f'<Sammankomst kod="{kod}" Datum="{DAY}"><StartTid>18:00:00</StartTid><StoppTid>19:30:00</StoppTid>'
-            f"<Aktivitet>Fotboll</Aktivitet><Lokal>{lokal}</Lokal><Typ>Traening</Typ><Metod>Add</Metod>"
+            f"<Aktivitet>Fotboll</Aktivitet>{session_place}<Typ>Traening</Typ><Metod>Add</Metod>"
             f"<DeltagarLista>{marks}"
             '</DeltagarLista><LedarLista><Ledare id="l1"><Handikapp>false</Handikapp><Naervarande>true'
             "</Naervarande></Ledare></LedarLista></Sammankomst>\n"
