@@ -115,6 +115,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
             cfg[key] = _coerce(raw, False)
     if overrides:
         cfg.update(overrides)
+    # APN_DEBUG as read at start-up: Flask's command line resets DEBUG from FLASK_DEBUG after the app is made
+    # (`flask run` without --debug), and development mail must not depend on that.
+    cfg.setdefault("DEVELOPMENT", bool(cfg.get("DEBUG")))
     if not cfg.get("DATABASE_URL"):
         inst.mkdir(parents=True, exist_ok=True)
         cfg["DATABASE_URL"] = f"sqlite:///{inst / 'apn.sqlite'}"

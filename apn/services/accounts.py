@@ -354,7 +354,7 @@ def mail_backend(cfg: dict[str, Any], testing: bool = False) -> str | None:
         return str(cfg["MAIL_BACKEND"])
     if cfg.get("MAIL_SERVER"):
         return "smtp"
-    if cfg.get("DEBUG"):
+    if cfg.get("DEBUG") or cfg.get("DEVELOPMENT"):
         return "file" if cfg.get("MAIL_FILE_PATH") else "console"
     if testing:
         return "locmem"

@@ -275,6 +275,28 @@ def test_development_mail_goes_to_the_console_or_a_file_only_with_debug(app, pla
     assert "/password/reset/" in written
 
 
+def test_apn_debug_keeps_development_mail_when_flask_run_resets_debug(tmp_path, monkeypatch):
+    """`make run` sets APN_DEBUG and starts `flask run`, whose command line sets ``app.debug`` from
+    FLASK_DEBUG after the app is made: the mail must still go to the console, and without APN_DEBUG never."""
+    from flask.cli import ScriptInfo
+
+    monkeypatch.setenv("APN_DEBUG", "true")
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    info = ScriptInfo(create_app=lambda: create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"}),
+                      set_debug_flag=True)
+    dev = info.load_app()
+    assert dev.debug is False  # what `flask run` without --debug does
+    assert accounts.mail_backend(dev.config) == "console"
+    monkeypatch.delenv("APN_DEBUG")
+    prod = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'y.sqlite'}"})
+    assert accounts.mail_backend(prod.config) is None
+    for made in (dev, prod):
+        from apn.extensions import db
+
+        with made.app_context():
+            db.engine.dispose()
+
+
 def test_mail_backend_choice():
     assert accounts.mail_backend({"MAIL_SERVER": "smtp.example.se"}) == "smtp"
     assert accounts.mail_backend({"MAIL_SERVER": "smtp.example.se", "DEBUG": True}) == "smtp"
