@@ -60,38 +60,9 @@ def _recomposed(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
-def normalise_number(value: str | None) -> str:
-    """The text of a number as typed, made comparable; nothing is refused here.
-
-    NFKC (fullwidth, superscript and circled digits, fullwidth ``+``), every other Unicode decimal digit
-    (Arabic-Indic, Devanagari …) as its ASCII digit, every dash or minus sign as ``-``; white space of
-    every kind (NBSP, thin space …) and format characters (Unicode ``Cf``: zero-width characters, bidi
-    controls, soft hyphen, BOM) dropped. Other characters are kept for the caller to refuse.
-    """
-    out: list[str] = []
-    for ch in unicodedata.normalize("NFKC", value or ""):
-        if "0" <= ch <= "9" or ch in "-+":
-            out.append(ch)
-            continue
-        cat = unicodedata.category(ch)
-        if cat == "Nd":
-            out.append(str(unicodedata.decimal(ch)))
-        elif cat == "Pd" or ch in _MINUS_SIGNS:
-            out.append("-")
-        elif cat in ("Cf", "Zs", "Zl", "Zp") or ch.isspace():
-            continue
-        else:
-            out.append(ch)
-    return _recomposed("".join(out))
-
-
-def normalise_key(value: str | None) -> str:
-    """A partner's free-text key (session code, card number, person id) made comparable.
-
-    The same folding as :func:`normalise_number` (NFKC, Unicode digits as ASCII, dashes as ``-``, format
-    characters dropped), except that letters stay and other white space becomes a plain space. Printable
-    ASCII without surrounding spaces is returned as it is.
-    """
+def _fold(value: str | None, space: str) -> str:
+    """NFKC; Unicode decimal digits as ASCII; dashes and minus signs as ``-``; format characters (``Cf``)
+    dropped; white space of every kind replaced by ``space``; anything else kept as it is."""
     out: list[str] = []
     for ch in unicodedata.normalize("NFKC", value or ""):
         if ch.isascii() and not ch.isspace():
@@ -105,10 +76,31 @@ def normalise_key(value: str | None) -> str:
         elif cat == "Cf":
             continue
         elif cat in ("Zs", "Zl", "Zp") or ch.isspace():
-            out.append(" ")
+            out.append(space)
         else:
             out.append(ch)
-    return _recomposed("".join(out)).strip()
+    return _recomposed("".join(out))
+
+
+def normalise_number(value: str | None) -> str:
+    """The text of a number as typed, made comparable; nothing is refused here.
+
+    NFKC (fullwidth, superscript and circled digits, fullwidth ``+``), every other Unicode decimal digit
+    (Arabic-Indic, Devanagari …) as its ASCII digit, every dash or minus sign as ``-``; white space of
+    every kind (NBSP, thin space …) and format characters (Unicode ``Cf``: zero-width characters, bidi
+    controls, soft hyphen, BOM) dropped. Other characters are kept for the caller to refuse.
+    """
+    return _fold(value, "")
+
+
+def normalise_key(value: str | None) -> str:
+    """A partner's free-text key (session code, card number, person id) made comparable.
+
+    The same folding as :func:`normalise_number` (NFKC, Unicode digits as ASCII, dashes as ``-``, format
+    characters dropped), except that letters stay and other white space becomes a plain space. Printable
+    ASCII without surrounding spaces is returned as it is.
+    """
+    return _fold(value, " ").strip()
 
 
 def ascii_digits(value: str | None, separators: str = "") -> str:
