@@ -80,7 +80,9 @@ def _assert_503(resp, json_body: bool = True) -> None:
 def own_pg(test_db):
     """A cluster of this module's own, stopped and started by the tests."""
     if test_db != "postgresql":
-        pytest.skip("PostgreSQL outage; the suite's PostgreSQL run (APN_TEST_DB=postgresql) covers it")
+        pytest.skip("stops and restarts a PostgreSQL server of its own; the suite's PostgreSQL run "
+                    "(APN_TEST_DB=postgresql) runs it, and the SQLite outage (a locked database) is tested "
+                    "in this file on both runs")
     from apn.testing.postgres import TempPostgres
 
     pg = TempPostgres(database="apn_outage").start()
