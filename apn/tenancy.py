@@ -162,12 +162,12 @@ def scope_statement(statement, tenant_id: int, tables: list | None = None):
     """
     from apn.models.base import TenantScoped
 
-    if tables is None:
-        tables = _tenant_tables_of(statement)
     tid = int(tenant_id)
     if statement._propagate_attrs.get("compile_state_plugin") == "orm":
         return statement.options(
             with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tid, include_aliases=True))
+    if tables is None:
+        tables = _tenant_tables_of(statement)
     target = getattr(statement, "table", None) if isinstance(statement, UpdateBase) else None
     if target is not None and target in tables:
         statement = statement.where(target.c.tenant_id == tid)
@@ -206,8 +206,11 @@ def install(session_class: type[Session] | Session) -> None:
         scope = _scope.get()
         if scope.system:
             return
-        tables = _tenant_tables_of(state.statement)
-        if not tables and not _tenant_models(state):
+        # An ORM statement over tenant models (most of them, lazy loads too) needs only the loader criteria:
+        # the walk of its FROM tables is for counts over a model and for Core statements over its Table.
+        orm_entities = _tenant_models(state)
+        tables = [] if orm_entities else _tenant_tables_of(state.statement)
+        if not tables and not orm_entities:
             return
         if scope.tenant_id is None:
             raise NoTenantError("tenant-owned data queried with no tenant bound")
