@@ -116,7 +116,7 @@ def session_times(date: dt.date, start: dt.time, stop: dt.time, stop_date: dt.da
     return starts, ends
 
 
-def _validate(cmd: SessionCommand) -> Refusal | None:
+def _validate(cmd: SessionCommand, latest: dt.date) -> Refusal | None:
     def refuse(fld: str, reason: str) -> Refusal:
         return Refusal(cmd.ref, fld, reason, cmd.partner_code)
 
@@ -134,7 +134,6 @@ def _validate(cmd: SessionCommand) -> Refusal | None:
         return refuse("date", "the date is missing")
     if cmd.method == "update":
         return None  # the session keeps its stored date; the period checks in ingest() look at that one
-    latest = latest_session_date()
     if cmd.session_date > latest:
         return Refusal(cmd.ref, "date", f"the date {cmd.session_date.isoformat()} is out of range: it is in the "
                        f"future (the latest date taken today is {latest.isoformat()})", cmd.partner_code,
@@ -163,12 +162,11 @@ def _validate(cmd: SessionCommand) -> Refusal | None:
     return None
 
 
-def latest_session_date(today: dt.date | None = None) -> dt.date:
+def latest_session_date() -> dt.date:
     """The latest session date taken now: today in Sweden plus :data:`FUTURE_MARGIN`."""
     from zoneinfo import ZoneInfo
 
-    today = today or dt.datetime.now(ZoneInfo("Europe/Stockholm")).date()
-    return today + FUTURE_MARGIN
+    return dt.datetime.now(ZoneInfo("Europe/Stockholm")).date() + FUTURE_MARGIN
 
 
 class _PeriodRule:
@@ -231,8 +229,9 @@ def ingest(commands: list[SessionCommand]) -> IntakeResult:
     db.session.flush()
 
     ok: list[SessionCommand] = []
+    latest = latest_session_date()  # once per batch: a DAK file may hold 100,000 sessions
     for cmd in commands:
-        refusal = _validate(cmd)
+        refusal = _validate(cmd, latest)
         if refusal:
             result.refused.append(refusal)
         else:
@@ -332,7 +331,7 @@ def ingest(commands: list[SessionCommand]) -> IntakeResult:
     # and then sees its rows: two replaces never mix their attendance, an attendance-only update carries the
     # session's current times into its rows (the foreign key compares them), and a session removed
     # meanwhile is refused. The lock lets foreign-key checks (KEY SHARE) of other sessions' flags through.
-    take_write_lock(conn)
+    # (SQLite's write lock was taken before the reference checks.)
     spans = _locked_spans(conn, tenant_id, sorted({prev["id"] for _, prev, _ in pending if prev is not None}))
     ids = iter(allocate_ids(conn, "activity_session", sum(1 for c, p, _ in pending if c.method == "add" and p is None)))
     for cmd, prev, people in pending:
