@@ -136,3 +136,20 @@ def live(app):
     server = LiveServer(app)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def empty_database(tmp_path, request, test_db):
+    """``make(name) -> (settings, owner URL)``: a new, empty database of the run's kind, for migration tests."""
+
+    def make(name: str) -> tuple[dict, str]:
+        if test_db == "postgresql":
+            pg = request.getfixturevalue("postgres")
+            pg.create_database(name)
+            cfg = {"DATABASE_URL": pg.url("apn_app", name), "MIGRATE_DATABASE_URL": pg.url("apn_owner", name),
+                   "DB_APP_ROLE": "apn_app"}
+            return cfg, cfg["MIGRATE_DATABASE_URL"]
+        url = f"sqlite:///{tmp_path / name}.sqlite"
+        return {"DATABASE_URL": url}, url
+
+    return make

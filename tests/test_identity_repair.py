@@ -302,7 +302,7 @@ def test_cli_renormalise_repairs_one_tenant_or_all(app, runner):
     assert out.exit_code != 0 and "tenant" in out.output
 
 
-def test_migration_0007_repairs_rows_stored_before_the_fix(tmp_path, request, test_db, base_config):
+def test_migration_0007_repairs_rows_stored_before_the_fix(empty_database, test_db, base_config):
     """Upgrading from 0006 with a child stored twice (ASCII and fullwidth digits) and a fullwidth session
     code: one person, each session counted once, the code folded, the clash visible, ids-only audit."""
     from flask_migrate import upgrade
@@ -310,15 +310,7 @@ def test_migration_0007_repairs_rows_stored_before_the_fix(tmp_path, request, te
 
     from apn import create_app
 
-    if test_db == "postgresql":
-        pg = request.getfixturevalue("postgres")
-        pg.create_database("apn_migrate_repair")
-        cfg = {"DATABASE_URL": pg.url("apn_app", "apn_migrate_repair"),
-               "MIGRATE_DATABASE_URL": pg.url("apn_owner", "apn_migrate_repair"), "DB_APP_ROLE": "apn_app"}
-        owner_url = cfg["MIGRATE_DATABASE_URL"]
-    else:
-        owner_url = f"sqlite:///{tmp_path / 'repair.sqlite'}"
-        cfg = {"DATABASE_URL": owner_url}
+    cfg, owner_url = empty_database("apn_migrate_repair")
     app = create_app({**base_config, **cfg})
     now = dt.datetime(2025, 3, 1, 12, 0)
     number = make_pnr(dt.date(2012, 9, 30), 5)

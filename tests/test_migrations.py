@@ -30,20 +30,8 @@ def _diff(url: str) -> list:
         eng.dispose()
 
 
-def _empty_database(name: str, tmp_path, request, test_db) -> tuple[dict, str]:
-    """Settings for a new, empty database of the test run's kind, and the schema owner's URL."""
-    if test_db == "postgresql":
-        pg = request.getfixturevalue("postgres")
-        pg.create_database(name)
-        cfg = {"DATABASE_URL": pg.url("apn_app", name), "MIGRATE_DATABASE_URL": pg.url("apn_owner", name),
-               "DB_APP_ROLE": "apn_app"}
-        return cfg, cfg["MIGRATE_DATABASE_URL"]
-    url = f"sqlite:///{tmp_path / name}.sqlite"
-    return {"DATABASE_URL": url}, url
-
-
-def test_upgrade_of_empty_database_gives_the_models_schema(tmp_path, request, test_db, base_config):
-    cfg, owner_url = _empty_database("apn_migrate_check", tmp_path, request, test_db)
+def test_upgrade_of_empty_database_gives_the_models_schema(empty_database, base_config):
+    cfg, owner_url = empty_database("apn_migrate_check")
     app = create_app({**base_config, **cfg})
     with app.app_context():
         upgrade()
@@ -55,14 +43,14 @@ def test_upgrade_of_empty_database_gives_the_models_schema(tmp_path, request, te
         db.engine.dispose()
 
 
-def test_attendance_span_migration_copies_the_session_times_of_existing_rows(tmp_path, request, test_db,
+def test_attendance_span_migration_copies_the_session_times_of_existing_rows(empty_database, test_db,
                                                                              base_config):
     """0004 on a database holding attendance: every row gets its session's times, then the keys apply."""
     import datetime as dt
 
     from sqlalchemy import Date, DateTime, Time, bindparam, text
 
-    cfg, owner_url = _empty_database("apn_migrate_span", tmp_path, request, test_db)
+    cfg, owner_url = empty_database("apn_migrate_span")
     app = create_app({**base_config, **cfg})
     now = dt.datetime(2025, 3, 1, 12, 0)
     starts, ends = dt.datetime(2025, 3, 4, 18, 0), dt.datetime(2025, 3, 4, 19, 30)

@@ -547,7 +547,7 @@ def test_concurrent_typings_of_one_person_store_one_row(app, world):
     assert rows in (["Ann"], ["Bea"])
 
 
-def test_upgrade_copies_the_names_the_audit_log_kept(tmp_path, request, test_db, base_config):
+def test_upgrade_copies_the_names_the_audit_log_kept(empty_database, test_db, base_config):
     """Migration 0006: the latest name the stopgap logged per association and person becomes a row; a log
     entry naming a person that no longer exists, or another action, is left behind."""
     from flask_migrate import downgrade, upgrade
@@ -555,15 +555,7 @@ def test_upgrade_copies_the_names_the_audit_log_kept(tmp_path, request, test_db,
 
     from apn import create_app
 
-    if test_db == "postgresql":
-        pg = request.getfixturevalue("postgres")
-        pg.create_database("apn_migrate_names")
-        cfg = {"DATABASE_URL": pg.url("apn_app", "apn_migrate_names"),
-               "MIGRATE_DATABASE_URL": pg.url("apn_owner", "apn_migrate_names"), "DB_APP_ROLE": "apn_app"}
-        owner_url = cfg["MIGRATE_DATABASE_URL"]
-    else:
-        owner_url = f"sqlite:///{tmp_path / 'names'}.sqlite"
-        cfg = {"DATABASE_URL": owner_url}
+    cfg, owner_url = empty_database("apn_migrate_names")
     app = create_app({**base_config, **cfg})
     now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
