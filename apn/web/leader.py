@@ -163,6 +163,8 @@ def parse_form(form) -> AttendanceForm:
         data.errors["stop"] = _("Give the stop time as HH:MM.")
     fac = (form.get("facility") or "").strip()
     data.facility_id = parse_id(fac)
+    if fac and data.facility_id is None:  # not an id at all (the list only offers ids): say so, drop nothing
+        data.errors["facility"] = _("Choose a facility from the list.")
     data.session_type = form.get("type") or "Traening"
     data.present = _ints(form.getlist("p"))
     data.leaders = _ints(form.getlist("l"))
